@@ -1,0 +1,140 @@
+"""The collector framework: one subclass per AWS service, registered by name.
+
+A collector is a generator of ``ResourceRecord``s for one account session and
+one region (or once per account for global services). It pages through every
+list call, streams records instead of accumulating them, and records the
+failure of a per-resource sub-call in the record's ``config["_errors"]`` so a
+control that needs that field reports ERROR instead of guessing.
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+import boto3
+from botocore.client import BaseClient
+from botocore.exceptions import ClientError
+
+from accounts.aws import DEFAULT_REGION, make_client
+from collectors.errors import classify, error_code
+from collectors.models import GLOBAL_REGION
+
+ERRORS_KEY = "_errors"
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceRecord:
+    resource_type: str  # CloudFormation / AWS Config name, e.g. AWS::S3::Bucket
+    resource_id: str
+    config: dict
+    arn: str = ""
+    name: str = ""
+    tags: dict = field(default_factory=dict)
+    # None: the unit's region (GLOBAL_REGION for global services).
+    region: str | None = None
+
+
+class Collector:
+    service: ClassVar[str]
+    is_global: ClassVar[bool] = False
+    resource_types: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self, session: boto3.Session, account_id: str, region: str, now: datetime
+    ) -> None:
+        self.session = session
+        self.account_id = account_id
+        self.region = region
+        self.now = now
+        self.api_calls = 0
+        self._clients: dict[str, BaseClient] = {}
+
+    def collect(self) -> Iterator[ResourceRecord]:
+        raise NotImplementedError
+
+    @property
+    def client_region(self) -> str:
+        return DEFAULT_REGION if self.region == GLOBAL_REGION else self.region
+
+    def client(self, name: str, region: str | None = None) -> BaseClient:
+        region = region or self.client_region
+        key = f"{name}@{region}"
+        if key not in self._clients:
+            client = make_client(self.session, name, region)
+            # Count HTTP requests, retries included: the unit's API-call figure.
+            client.meta.events.register("before-send", self._count_call)
+            self._clients[key] = client
+        return self._clients[key]
+
+    def _count_call(self, **kwargs: Any) -> None:
+        self.api_calls += 1
+
+    def paginate(
+        self, client: BaseClient, operation: str, result_key: str, **kwargs: Any
+    ) -> Iterator[Any]:
+        """Every item of ``result_key`` across all pages of ``operation``."""
+        if client.can_paginate(operation):
+            for page in client.get_paginator(operation).paginate(**kwargs):
+                yield from page.get(result_key, [])
+        else:
+            yield from getattr(client, operation)(**kwargs).get(result_key, [])
+
+    def optional(
+        self,
+        errors: dict[str, str],
+        key: str,
+        call: Callable[..., dict],
+        *,
+        absent: tuple[str, ...] = (),
+        **kwargs: Any,
+    ) -> dict | None:
+        """Call a per-resource API; ``None`` when the thing is absent.
+
+        ``absent`` lists the error codes that mean "not configured" (for example
+        ``NoSuchBucketPolicy``). Any other error is recorded under ``key`` in
+        ``errors`` and ``None`` is returned, so the record is still stored and
+        the controls that need ``key`` report ERROR rather than PASS.
+        """
+        try:
+            return call(**kwargs)
+        except ClientError as exc:
+            if error_code(exc) in absent:
+                return None
+            kind, message = classify(exc)
+            errors[key] = f"{kind}: {message}"
+            return None
+
+
+COLLECTORS: dict[str, type[Collector]] = {}
+
+
+def register(cls: type[Collector]) -> type[Collector]:
+    if cls.service in COLLECTORS:
+        raise ValueError(f"collector for {cls.service!r} registered twice")
+    COLLECTORS[cls.service] = cls
+    return cls
+
+
+def service_for_type(resource_type: str) -> str | None:
+    for name, cls in COLLECTORS.items():
+        if resource_type in cls.resource_types:
+            return name
+    return None
+
+
+def to_jsonable(value: Any) -> Any:
+    """boto3 responses as plain JSON: datetimes in ISO 8601 UTC, bytes as text."""
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items() if k != "ResponseMetadata"}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return value

@@ -1,0 +1,1 @@
+"""cloudtrail collector (to be written)."""

@@ -1,0 +1,1 @@
+"""config collector (to be written)."""

@@ -1,0 +1,1 @@
+"""ec2 collector (to be written)."""

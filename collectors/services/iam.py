@@ -1,0 +1,1 @@
+"""iam collector (to be written)."""

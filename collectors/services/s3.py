@@ -1,0 +1,1 @@
+"""s3 collector (to be written)."""

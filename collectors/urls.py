@@ -1,0 +1,10 @@
+from django.urls import path
+
+from collectors import views
+
+app_name = "collectors"
+
+urlpatterns = [
+    path("", views.scan_list, name="scans"),
+    path("<int:scan_id>/", views.scan_detail, name="scan"),
+]

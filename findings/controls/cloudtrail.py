@@ -1,0 +1,1 @@
+"""cloudtrail controls (to be written)."""

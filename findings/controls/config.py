@@ -1,0 +1,1 @@
+"""config controls (to be written)."""

@@ -1,0 +1,1 @@
+"""iam controls (to be written)."""

@@ -1,0 +1,1 @@
+"""s3 controls (to be written)."""

@@ -1,0 +1,1 @@
+"""The whitepaper section tree (to be written)."""

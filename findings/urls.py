@@ -1,0 +1,11 @@
+from django.urls import path
+
+from findings import views
+
+app_name = "findings"
+
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("accounts/<int:account_pk>/", views.account_detail, name="account"),
+    path("resources/<int:resource_pk>/", views.resource_detail, name="resource"),
+]
