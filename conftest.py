@@ -2,7 +2,6 @@
 
 import os
 
-import boto3
 import pytest
 
 # Tests never reach real AWS: fake credentials, and no endpoint inherited from
@@ -13,16 +12,43 @@ os.environ["AWS_ACCESS_KEY_ID"] = "testing"
 os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"  # noqa: S105
 os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
 os.environ.setdefault("PARAPET_AWS_MAX_ATTEMPTS", "2")
+# ~1,300 Amazon AMIs per region make every EC2 test slow; tests that need them
+# set this themselves.
+os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+
+
+def _mock_aws(config: dict | None = None):
+    from moto import mock_aws
+
+    from accounts.aws import forget_credentials, new_session
+
+    with mock_aws(config=config):
+        forget_credentials()
+        yield new_session(region_name="us-east-1")
+    forget_credentials()
 
 
 @pytest.fixture
 def aws():
     """An in-process moto mock; yields a boto3 session in us-east-1."""
-    from moto import mock_aws
+    yield from _mock_aws()
 
-    from accounts.aws import forget_credentials
 
-    with mock_aws(config={"iam": {"load_aws_managed_policies": True}}):
-        forget_credentials()
-        yield boto3.Session(region_name="us-east-1")
-    forget_credentials()
+@pytest.fixture
+def aws_managed_policies():
+    """As ``aws``, with AWS managed IAM policies loaded (about 3 s slower)."""
+    yield from _mock_aws({"iam": {"load_aws_managed_policies": True}})
+
+
+@pytest.fixture(autouse=True)
+def _celery_in_process():
+    """Tasks run in-process in tests, whatever REDIS_URL the shell has.
+
+    The end-to-end test switches to a real broker and worker itself.
+    """
+    from config.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous

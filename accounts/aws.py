@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import boto3
+import botocore.session
 from botocore.client import BaseClient
 from botocore.config import Config
+from botocore.loaders import Loader, create_loader
 from django.conf import settings
 
 # Re-assume this long before the credentials expire, so no call runs on
@@ -31,6 +33,23 @@ _cache: dict[tuple[str, str, str], _Cached] = {}
 _lock = threading.Lock()
 
 
+_loader: Loader | None = None
+
+
+def new_session(**kwargs) -> boto3.Session:
+    """A boto3 session sharing one botocore data loader with every other.
+
+    Each session otherwise parses the service models (megabytes of JSON for
+    EC2) again; a scan creates a session per account.
+    """
+    global _loader
+    if _loader is None:
+        _loader = create_loader()
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _loader)
+    return boto3.Session(botocore_session=core, **kwargs)
+
+
 def client_config() -> Config:
     return Config(
         retries={"mode": "adaptive", "max_attempts": settings.PARAPET_AWS_MAX_ATTEMPTS},
@@ -43,7 +62,7 @@ def client_config() -> Config:
 
 def base_session(region: str = DEFAULT_REGION) -> boto3.Session:
     """The scanner's own identity, from the standard boto3 credential chain."""
-    return boto3.Session(region_name=region)
+    return new_session(region_name=region)
 
 
 def make_client(session: boto3.Session, service: str, region: str) -> BaseClient:
@@ -94,7 +113,7 @@ def assume_role(
         DurationSeconds=duration,
     )
     creds = response["Credentials"]
-    session = boto3.Session(
+    session = new_session(
         aws_access_key_id=creds["AccessKeyId"],
         aws_secret_access_key=creds["SecretAccessKey"],
         aws_session_token=creds["SessionToken"],

@@ -38,9 +38,7 @@ def _ou_path(client, account_id: str, names: dict[str, str]) -> str:
             parts.append("Root")
             break
         if parent["Id"] not in names:
-            ou = client.describe_organizational_unit(
-                OrganizationalUnitId=parent["Id"]
-            )
+            ou = client.describe_organizational_unit(OrganizationalUnitId=parent["Id"])
             names[parent["Id"]] = ou["OrganizationalUnit"]["Name"]
         parts.append(names[parent["Id"]])
         child = parent["Id"]

@@ -10,9 +10,9 @@ class AccountQuerySet(models.QuerySet):
             return self
         # A subquery rather than a join, so callers can aggregate without
         # duplicates from users in several teams.
-        granted = self.model.teams.through.objects.filter(
-            team__members=user
-        ).values("account_id")
+        granted = self.model.teams.through.objects.filter(team__members=user).values(
+            "account_id"
+        )
         return self.filter(pk__in=granted)
 
     def scannable(self) -> "AccountQuerySet":

@@ -126,7 +126,9 @@ def service_for_type(resource_type: str) -> str | None:
 def to_jsonable(value: Any) -> Any:
     """boto3 responses as plain JSON: datetimes in ISO 8601 UTC, bytes as text."""
     if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items() if k != "ResponseMetadata"}
+        return {
+            str(k): to_jsonable(v) for k, v in value.items() if k != "ResponseMetadata"
+        }
     if isinstance(value, list | tuple):
         return [to_jsonable(v) for v in value]
     if isinstance(value, datetime):

@@ -62,7 +62,8 @@ class Scan(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Scan #{self.pk} of {self.organization} at {self.started_at:%Y-%m-%d %H:%M}"
+        when = f"{self.started_at:%Y-%m-%d %H:%M}"
+        return f"Scan #{self.pk} of {self.organization} at {when}"
 
     def get_absolute_url(self) -> str:
         return reverse("collectors:scan", args=[self.pk])
@@ -117,9 +118,7 @@ class ScanUnit(models.Model):
         ]
         indexes = [
             # Gaps of a scan: units that did not collect, shown on the scan page.
-            models.Index(
-                fields=["scan", "status"], name="unit_scan_status_idx"
-            ),
+            models.Index(fields=["scan", "status"], name="unit_scan_status_idx"),
         ]
 
     def __str__(self) -> str:
@@ -149,7 +148,6 @@ class Resource(models.Model):
     arn = models.CharField(max_length=2048, blank=True)
     name = models.CharField(max_length=1024, blank=True)
     first_seen = models.DateTimeField()
-    last_seen = models.DateTimeField()
     deleted_at = models.DateTimeField(null=True, blank=True)
     current_snapshot = models.ForeignKey(
         "Snapshot", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -192,7 +190,9 @@ class Snapshot(models.Model):
     tags = models.JSONField(default=dict)
     valid_from = models.DateTimeField()
     valid_to = models.DateTimeField(null=True, blank=True)
-    scan = models.ForeignKey(Scan, on_delete=models.SET_NULL, null=True, related_name="+")
+    scan = models.ForeignKey(
+        Scan, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["-valid_from"]
@@ -207,7 +207,9 @@ class Snapshot(models.Model):
         ]
         indexes = [
             # Timeline of a resource, newest first.
-            models.Index(fields=["resource", "-valid_from"], name="snapshot_timeline_idx"),
+            models.Index(
+                fields=["resource", "-valid_from"], name="snapshot_timeline_idx"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "accounts",
     "collectors",
     "findings",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -82,14 +83,15 @@ if not _database_url:
 DATABASES = {"default": database_from_url("DATABASE_URL", _database_url)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+_VALIDATORS = "django.contrib.auth.password_validation"
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": f"{_VALIDATORS}.UserAttributeSimilarityValidator"},
     {
-        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "NAME": f"{_VALIDATORS}.MinimumLengthValidator",
         "OPTIONS": {"min_length": 12},
     },
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": f"{_VALIDATORS}.CommonPasswordValidator"},
+    {"NAME": f"{_VALIDATORS}.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "findings:overview"
@@ -138,10 +140,16 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_EXPIRES = 24 * 3600
+# A key prefix lets several deployments (or test runs) share one Redis.
+_redis_prefix = env_str("PARAPET_REDIS_KEY_PREFIX")
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Longer than the slowest unit, so a unit is not redelivered while running.
-    "visibility_timeout": env_int("PARAPET_UNIT_TIMEOUT_SECONDS", 3600, minimum=60)
+    "visibility_timeout": env_int("PARAPET_UNIT_TIMEOUT_SECONDS", 3600, minimum=60),
+    **({"global_keyprefix": _redis_prefix} if _redis_prefix else {}),
 }
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = (
+    {"global_keyprefix": _redis_prefix} if _redis_prefix else {}
+)
 CELERY_TASK_ROUTES = {
     "collectors.run_unit": {"queue": "collect"},
 }

@@ -1,6 +1,5 @@
 from django.db import models
 from django.db.models import Q
-from django.urls import reverse
 
 from accounts.models import Account
 from collectors.models import Resource, Scan, Snapshot
@@ -90,7 +89,9 @@ class FindingChange(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.finding.control_id}: {self.old_status or 'new'} → {self.new_status}"
+        return (
+            f"{self.finding.control_id}: {self.old_status or 'new'} → {self.new_status}"
+        )
 
 
 class ControlRollup(models.Model):

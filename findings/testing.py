@@ -85,10 +85,14 @@ def evaluate(
         by_type=dict(by_type),
         uncollected=dict(uncollected or {}),
     )
-    return {v.resource_id: ctl.evaluate(v, ctx) for v in by_type.get(ctl.resource_type, [])}
+    return {
+        v.resource_id: ctl.evaluate(v, ctx) for v in by_type.get(ctl.resource_type, [])
+    }
 
 
-def deny(session: boto3.Session, service: str, operation: str, code: str = "AccessDenied"):
+def deny(
+    session: boto3.Session, service: str, operation: str, code: str = "AccessDenied"
+):
     """Make every ``service.operation`` call from clients of ``session`` fail.
 
     Registered as a botocore ``before-call`` handler, which answers in place of

@@ -1,0 +1,88 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.models import Organization
+from collectors.models import Scan
+from collectors.pipeline import ScanError, plan_scan, scan_unit_counts, wait_for_scan
+from findings.summary import findings_by_status
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else []
+
+
+class Command(BaseCommand):
+    help = "Scan an organization through the real pipeline and print a summary."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--organization", help="name; optional if only one")
+        parser.add_argument("--account", action="append", default=[], help="id")
+        parser.add_argument("--regions", default="", help="comma-separated")
+        parser.add_argument("--services", default="", help="comma-separated")
+        parser.add_argument("--wait", action="store_true", help="wait for the end")
+        parser.add_argument("--timeout", type=int, default=3600)
+
+    def handle(self, *args, **opts):
+        org = self._organization(opts["organization"])
+        accounts = [a for value in opts["account"] for a in _csv(value)]
+        try:
+            scan = plan_scan(
+                org,
+                trigger=Scan.Trigger.CLI,
+                account_ids=accounts or None,
+                regions=_csv(opts["regions"]) or None,
+                services=_csv(opts["services"]) or None,
+            )
+        except ScanError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(
+            f"Scan #{scan.pk} of {org.name}: {scan.units.count()} units "
+            f"({', '.join(scan.services)} in {', '.join(scan.regions)})"
+        )
+        if not opts["wait"]:
+            return
+        scan = wait_for_scan(scan, timeout=opts["timeout"])
+        self._summary(scan)
+        if not scan.is_done:
+            raise CommandError(f"Scan #{scan.pk} did not finish within the timeout.")
+        if scan.status == Scan.Status.FAILED:
+            raise CommandError(
+                f"Scan #{scan.pk}: nothing could be scanned. {scan.message} "
+                "See the unit errors above."
+            )
+
+    def _organization(self, name: str | None) -> Organization:
+        if name:
+            try:
+                return Organization.objects.get(name=name)
+            except Organization.DoesNotExist:
+                raise CommandError(f"No organization named {name!r}.") from None
+        orgs = list(Organization.objects.all()[:2])
+        if len(orgs) != 1:
+            raise CommandError(
+                "Name the organization with --organization"
+                if orgs
+                else "No organization yet: run add_organization first."
+            )
+        return orgs[0]
+
+    def _summary(self, scan: Scan) -> None:
+        counts = scan_unit_counts(scan)
+        units = scan.units.select_related("account")
+        denied = sum(1 for u in units if u.error_kind == "access_denied")
+        resources = sum(u.resources for u in units)
+        self.stdout.write(
+            f"Scan #{scan.pk} {scan.get_status_display().lower()}: "
+            f"units ok {counts['ok']}, denied {denied}, "
+            f"failed {counts['failed'] - denied}, skipped {counts['skipped']}; "
+            f"{resources} resources"
+        )
+        for unit in units:
+            if unit.status == unit.Status.FAILED:
+                self.stdout.write(
+                    f"  gap: {unit.account.account_id} {unit.region} {unit.service}: "
+                    f"{unit.get_error_kind_display()}: {unit.error_message}"
+                )
+        by_status = findings_by_status(scan.organization)
+        self.stdout.write(
+            "Findings: " + ", ".join(f"{status} {n}" for status, n in by_status.items())
+        )
