@@ -1,0 +1,1 @@
+"""The simulated AWS organization behind ``make demo`` (moto server + seed)."""

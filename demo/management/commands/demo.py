@@ -1,0 +1,126 @@
+"""`make demo`: a simulated AWS organization, real scans, then the dashboard."""
+
+import os
+import subprocess
+import sys
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from accounts.models import Account, Membership, Organization, Team
+
+DEMO_ORG = "Demo organization"
+DEMO_USER = "demo"
+DEMO_PASSWORD = "parapet-demo"  # noqa: S105  (a local, simulated demo only)
+SCOPED_USER = "dev-lead"
+
+
+class Command(BaseCommand):
+    help = (
+        "Start a simulated AWS organization (moto), scan it a few times with "
+        "configuration changes in between, create demo users, and serve the "
+        "dashboard."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--addr", default="127.0.0.1:8000")
+        parser.add_argument("--moto-port", type=int, default=0)
+        parser.add_argument("--regions", default="us-east-1,eu-west-1")
+        parser.add_argument("--rounds", type=int, default=3, help="scans to run")
+        parser.add_argument(
+            "--no-serve", action="store_true", help="seed and scan, then exit"
+        )
+
+    def handle(self, *args, **opts):
+        from demo.seed import apply_drift, seed_organization
+        from demo.simulator import start_moto_server, use_endpoint
+
+        regions = [r.strip() for r in opts["regions"].split(",") if r.strip()]
+        endpoint = os.environ.get("AWS_ENDPOINT_URL")
+        if endpoint:
+            self.stdout.write(f"Using the AWS simulator at {endpoint}")
+        else:
+            _server, endpoint = start_moto_server(opts["moto_port"])
+            self.stdout.write(f"Simulated AWS (moto) listening on {endpoint}")
+        use_endpoint(endpoint)
+
+        worker = self._start_worker() if settings.REDIS_URL else None
+        try:
+            self.stdout.write("Seeding the simulated organization ...")
+            seed = seed_organization(endpoint, regions=tuple(regions))
+            call_command(
+                "add_organization",
+                name=DEMO_ORG,
+                management_account_id=seed.management_account_id,
+                member_role=seed.member_role,
+                external_id=seed.external_id,
+                regions=",".join(regions),
+                simulated=True,
+                stdout=self.stdout,
+            )
+            for round_no in range(1, opts["rounds"] + 1):
+                if round_no > 1:
+                    for change in apply_drift(endpoint, seed, step=round_no - 1):
+                        self.stdout.write(f"  drift: {change}")
+                self.stdout.write(f"Scan {round_no} of {opts['rounds']} ...")
+                call_command(
+                    "scan", organization=DEMO_ORG, wait=True, stdout=self.stdout
+                )
+            self._users()
+            if opts["no_serve"]:
+                return
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"\nParapet demo ready: http://{opts['addr']}/\n"
+                    f"  login {DEMO_USER} / {DEMO_PASSWORD} (sees every account)\n"
+                    f"  login {SCOPED_USER} / {DEMO_PASSWORD} (sees the Dev OU only)\n"
+                )
+            )
+            call_command("runserver", opts["addr"], use_reloader=False)
+        finally:
+            if worker:
+                worker.terminate()
+                worker.wait(10)
+
+    def _start_worker(self) -> subprocess.Popen:
+        self.stdout.write("Starting a Celery worker (REDIS_URL is set) ...")
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                "default,collect",
+                "--concurrency",
+                "4",
+                "-l",
+                "warning",
+            ],
+            env=os.environ.copy(),
+        )
+
+    def _users(self) -> None:
+        User = get_user_model()
+        org = Organization.objects.get(name=DEMO_ORG)
+        demo, _ = User.objects.get_or_create(username=DEMO_USER)
+        demo.is_staff = demo.is_superuser = True
+        demo.set_password(DEMO_PASSWORD)
+        demo.save()
+        security, _ = Team.objects.get_or_create(name="Security")
+        security.accounts.set(Account.objects.filter(organization=org))
+        Membership.objects.get_or_create(
+            team=security, user=demo, defaults={"role": Membership.Role.ADMIN}
+        )
+        scoped, _ = User.objects.get_or_create(username=SCOPED_USER)
+        scoped.set_password(DEMO_PASSWORD)
+        scoped.save()
+        dev, _ = Team.objects.get_or_create(name="Dev")
+        dev.accounts.set(
+            Account.objects.filter(organization=org, ou_path__contains="Dev")
+        )
+        Membership.objects.get_or_create(team=dev, user=scoped)
