@@ -177,5 +177,7 @@ LOGGING = {
         "botocore": {"level": "WARNING"},
         "boto3": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
+        # One line per task is noise when tasks run in-process (the demo).
+        "celery.app.trace": {"level": "WARNING"},
     },
 }

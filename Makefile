@@ -1,0 +1,47 @@
+# Parapet: `make demo` and `make test` are the two commands a new user needs.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: help install demo test lint format bench lock stop-db clean
+
+help:
+	@echo "make demo     simulated AWS organization, real scans, dashboard on http://127.0.0.1:8000"
+	@echo "make test     the whole test suite (embedded Postgres unless DATABASE_URL is set)"
+	@echo "make lint     ruff check + format check"
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	touch $(STAMP)
+
+demo: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py demo
+
+test: install
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# Regenerate the pinned lock from pyproject.toml (needs uv: pip install uv).
+lock:
+	uv pip compile pyproject.toml --extra dev -o requirements.lock
+
+# Stop the embedded PostgreSQL started by manage.py / pytest (data is kept).
+stop-db:
+	@if [ -d .pgdata ]; then $(PY) -c "import pgserver; \
+	  pgserver.get_server('.pgdata', cleanup_mode='stop')"; fi
+
+clean: stop-db
+	rm -rf .pgdata test-artifacts staticfiles
