@@ -99,10 +99,14 @@ class Collector:
         try:
             return call(**kwargs)
         except ClientError as exc:
-            if error_code(exc) in absent:
+            code = error_code(exc)
+            if code in absent:
                 return None
-            kind, message = classify(exc)
-            errors[key] = f"{kind}: {message}"
+            kind, _message = classify(exc)
+            # Kind and code only: AWS's message names the caller's session,
+            # which changes every scan and would rewrite the snapshot each time.
+            operation = getattr(exc, "operation_name", "call")
+            errors[key] = f"{kind}: {operation} {code}".strip()
             return None
 
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import boto3
 
+from accounts.aws import new_session
 from collectors.base import COLLECTORS, ResourceRecord
 from collectors.models import GLOBAL_REGION
 from findings.controls.base import REGISTRY, ResourceView, Result, StaticContext
@@ -29,7 +30,7 @@ def collect(
     cls = COLLECTORS[service]
     unit_region = GLOBAL_REGION if cls.is_global else region
     collector = cls(
-        session or boto3.Session(region_name="us-east-1"),
+        session or new_session(region_name="us-east-1"),
         account_id,
         unit_region,
         now or datetime.now(UTC),

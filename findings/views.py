@@ -1,13 +1,282 @@
-from django.http import HttpResponse
+"""Dashboard pages: overview → section → control → account → resource.
+
+Every object a page shows is reached through one ``_get_*_for_user`` helper
+(404 outside the user's scope), and every list starts from
+``Account.objects.for_user(request.user)``. Aggregates come from
+``findings.dashboard`` (rollups); views validate input, scope and render.
+"""
+
+from dataclasses import dataclass
+
+from django.core.paginator import Paginator
+from django.db.models import Case, QuerySet, Value, When
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+
+from accounts.models import Account, Organization
+from collectors.models import Resource
+from findings import dashboard
+from findings.controls import REGISTRY, Control
+from findings.forms import FindingFilterForm
+from findings.models import Finding, FindingChange
+
+FINDINGS_PER_PAGE = 50
 
 
-def overview(request):
-    return HttpResponse("overview")
+@dataclass(frozen=True, slots=True)
+class Crumb:
+    title: str
+    url: str = ""
 
 
-def account_detail(request, account_pk):
-    return HttpResponse("account")
+# -- Scope helpers -----------------------------------------------------------------
 
 
-def resource_detail(request, resource_pk):
-    return HttpResponse("resource")
+def _accounts(request: HttpRequest) -> QuerySet:
+    return Account.objects.for_user(request.user)
+
+
+def _get_account_for_user(request: HttpRequest, pk: int) -> Account:
+    return get_object_or_404(_accounts(request).select_related("organization"), pk=pk)
+
+
+def _get_resource_for_user(request: HttpRequest, pk: int) -> Resource:
+    return get_object_or_404(
+        Resource.objects.filter(account__in=_accounts(request)).select_related(
+            "account__organization", "current_snapshot"
+        ),
+        pk=pk,
+    )
+
+
+def _get_organization_for_user(
+    request: HttpRequest, pk: str | None
+) -> Organization | None:
+    """The organization asked for, else the first visible one (None: no access)."""
+    visible = dashboard.organizations_for(_accounts(request))
+    if pk:
+        if not pk.isdigit():
+            raise Http404("No such organization.")
+        return get_object_or_404(visible, pk=pk)
+    return visible.first()
+
+
+def _get_section(slug: str):
+    from findings import sections
+
+    section = sections.get_section(slug)
+    if section is None:
+        raise Http404("No such section.")
+    return section
+
+
+def _get_control(control_id: str) -> Control:
+    try:
+        return REGISTRY[control_id]
+    except KeyError:
+        raise Http404("No such control.") from None
+
+
+def _context_control(request: HttpRequest) -> Control | None:
+    """The control a drill-down came from (``?control=``), for breadcrumbs."""
+    return REGISTRY.get(request.GET.get("control", ""))
+
+
+# -- Breadcrumbs --------------------------------------------------------------------
+
+
+def _section_crumbs(slug: str) -> list[Crumb]:
+    """The section and its ancestors in the tree, outermost first."""
+    from findings import sections
+
+    section = sections.get_section(slug)
+    if section is None:
+        return []
+    return [
+        Crumb(s.title, reverse("findings:section", args=[s.slug]))
+        for s in [*sections.ancestors(slug), section]
+    ]
+
+
+def _crumbs(
+    *,
+    section: str | None = None,
+    control: Control | None = None,
+    account: Account | None = None,
+) -> list[Crumb]:
+    crumbs = [Crumb("Overview", reverse("findings:overview"))]
+    if control is not None:
+        section = control.section
+    if section:
+        crumbs += _section_crumbs(section)
+    if control is not None:
+        crumbs.append(Crumb(control.id, reverse("findings:control", args=[control.id])))
+    if account is not None:
+        url = account.get_absolute_url()
+        if control is not None:
+            url += f"?control={control.id}"
+        crumbs.append(Crumb(str(account), url))
+    return crumbs
+
+
+# -- Partial rendering --------------------------------------------------------------
+
+
+def _render(
+    request: HttpRequest,
+    page: str,
+    partial: str,
+    context: dict,
+    target: str,
+) -> HttpResponse:
+    """The full page, or only ``partial`` when htmx asks to swap ``#target``.
+
+    A history restore (back button after a cache miss) needs the full page.
+    """
+    htmx = getattr(request, "htmx", None)
+    wants_partial = (
+        bool(htmx) and htmx.target == target and not (htmx.history_restore_request)
+    )
+    response = render(request, partial if wants_partial else page, context)
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response
+
+
+def _findings_page(
+    request: HttpRequest, findings: QuerySet, form: FindingFilterForm
+) -> dict:
+    failing_first = Case(When(status="FAIL", then=Value(0)), default=Value(1))
+    findings = (
+        form.filter(findings)
+        .select_related("resource", "account")
+        .order_by(
+            failing_first,
+            "account__name",
+            "control_id",
+            "resource__name",
+            "resource__resource_id",
+        )
+    )
+    page = Paginator(findings, FINDINGS_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    filtered = any(request.GET.get(name) for name in ("status", "account", "q"))
+    return {
+        "page": page,
+        "form": form,
+        "query": query.urlencode(),
+        "filtered": filtered,
+    }
+
+
+# -- Pages -------------------------------------------------------------------------
+
+
+def overview(request: HttpRequest) -> HttpResponse:
+    accounts = _accounts(request)
+    organization = _get_organization_for_user(request, request.GET.get("org"))
+    summary = (
+        dashboard.organization_summary(organization, accounts) if organization else None
+    )
+    context = {
+        "summary": summary,
+        "organizations": dashboard.organizations_for(accounts),
+        "organization": organization,
+        "crumbs": [],
+    }
+    return render(request, "findings/overview.html", context)
+
+
+def section_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    from findings import sections
+
+    section = _get_section(slug)
+    accounts = _accounts(request)
+    # A grouping has no controls of its own: show those of its sub-sections.
+    controls = sections.controls_in(
+        section.slug, include_descendants=section.kind == "index"
+    )
+    counts = dashboard.control_summary((c.id for c in controls), accounts)
+    rows = sorted(
+        (
+            dashboard.ControlRow(c.id, counts.get(c.id, dashboard.Counts()))
+            for c in controls
+        ),
+        key=lambda r: (-r.control.severity.rank, r.control_id),
+    )
+    tree = dashboard.section_rows(dashboard.current_section_counts(accounts))
+    children = [row for row in tree if row.slug.rpartition("/")[0] == section.slug]
+    context = {
+        "section": section,
+        "rows": rows,
+        "totals": sum((r.counts for r in rows), dashboard.Counts()),
+        "children": children,
+        "crumbs": _crumbs(section=section.parent_slug),
+    }
+    return render(request, "findings/section.html", context)
+
+
+def control_detail(request: HttpRequest, control_id: str) -> HttpResponse:
+    control = _get_control(control_id)
+    accounts = _accounts(request)
+    per_account = dashboard.control_accounts(control.id, accounts)
+    form = FindingFilterForm(request.GET, accounts=accounts)
+    findings = (
+        Finding.objects.for_user(request.user).live().filter(control_id=control.id)
+    )
+    context = {
+        "control": control,
+        "per_account": per_account,
+        "totals": sum((r.counts for r in per_account), dashboard.Counts()),
+        "crumbs": _crumbs(section=control.section),
+        "list_url": reverse("findings:control", args=[control.id]),
+        "from_control": control.id,
+        **_findings_page(request, findings, form),
+    }
+    return _render(
+        request, "findings/control.html", "findings/_findings.html", context, "findings"
+    )
+
+
+def account_detail(request: HttpRequest, account_pk: int) -> HttpResponse:
+    account = _get_account_for_user(request, account_pk)
+    form = FindingFilterForm(request.GET)
+    findings = Finding.objects.filter(account=account).live()
+    context = {
+        "account": account,
+        "summary": dashboard.account_summary(account),
+        "crumbs": _crumbs(control=_context_control(request)),
+        "list_url": account.get_absolute_url(),
+        "from_control": "",
+        **_findings_page(request, findings, form),
+    }
+    return _render(
+        request, "findings/account.html", "findings/_findings.html", context, "findings"
+    )
+
+
+def resource_detail(request: HttpRequest, resource_pk: int) -> HttpResponse:
+    resource = _get_resource_for_user(request, resource_pk)
+    control = _context_control(request)
+    findings = list(
+        Finding.objects.filter(resource=resource).order_by("status", "control_id")
+    )
+    status_order = {"FAIL": 0, "ERROR": 1, "PASS": 2, "NOT_APPLICABLE": 3}
+    findings.sort(key=lambda f: (status_order.get(f.status, 9), f.control_id))
+    changes = (
+        FindingChange.objects.filter(finding__resource=resource)
+        .select_related("finding", "snapshot", "scan")
+        .order_by("-at", "-pk")[:100]
+    )
+    context = {
+        "resource": resource,
+        "account": resource.account,
+        "snapshot": resource.current_snapshot,
+        "findings": findings,
+        "timeline": dashboard.timeline(resource.snapshots.all()),
+        "changes": changes,
+        "crumbs": _crumbs(control=control, account=resource.account),
+    }
+    return render(request, "findings/resource.html", context)

@@ -1,0 +1,54 @@
+"""Query-string filters for lists; a filtered URL is a shareable view."""
+
+from django import forms
+from django.db.models import Q, QuerySet
+
+from accounts.models import Account
+
+
+class FindingFilterForm(forms.Form):
+    """Filters the findings lists (control and account pages)."""
+
+    STATUS_CHOICES = [
+        ("", "Failing and errors"),
+        ("FAIL", "Failing"),
+        ("ERROR", "Errors"),
+    ]
+
+    status = forms.ChoiceField(choices=STATUS_CHOICES, required=False)
+    account = forms.ModelChoiceField(
+        queryset=Account.objects.none(), required=False, empty_label="All accounts"
+    )
+    q = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Resource",
+        widget=forms.TextInput(attrs={"placeholder": "Name, id or ARN contains…"}),
+    )
+
+    def __init__(self, data=None, *, accounts: QuerySet | None = None, **kwargs):
+        super().__init__(data, **kwargs)
+        if accounts is None:
+            del self.fields["account"]
+        else:
+            self.fields["account"].queryset = accounts
+
+    def filter(self, findings: QuerySet) -> QuerySet:
+        """Not passing findings narrowed by the valid filters (invalid: ignored)."""
+        statuses = ["FAIL", "ERROR"]
+        if not self.is_valid():
+            return findings.filter(status__in=statuses)
+        data = self.cleaned_data
+        if data.get("status"):
+            statuses = [data["status"]]
+        findings = findings.filter(status__in=statuses)
+        if data.get("account"):
+            findings = findings.filter(account=data["account"])
+        if data.get("q"):
+            term = data["q"]
+            findings = findings.filter(
+                Q(resource__name__icontains=term)
+                | Q(resource__resource_id__icontains=term)
+                | Q(resource__arn__icontains=term)
+            )
+        return findings
