@@ -15,6 +15,8 @@ from django.db import connection
 
 from accounts.models import Account, Membership, Organization, Team
 from collectors.models import Scan
+from findings.models import ControlRollup, pass_rate
+from findings.templatetags.parapet import pct
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -184,14 +186,26 @@ def test_organization_scanned_by_a_real_worker_and_shown_scoped(
     bob = User.objects.create_user("bob", password="a-long-test-password")
     Membership.objects.create(team=other, user=bob)
 
+    # The figure alice should see: her one account's rollups of this scan.
+    rollups = ControlRollup.objects.filter(scan=scan, account=mine)
+    totals = {
+        key: sum(getattr(r, key) for r in rollups)
+        for key in ("passed", "failed", "errors", "unknown")
+    }
+    assert totals["passed"] and totals["failed"]
+    expected = pct(pass_rate(**totals))
+
     client.force_login(alice)
     page = client.get("/")
     assert page.status_code == 200
     text = page.content.decode()
-    assert "%" in text
-    assert mine.account_id in text or mine.name in text
+    assert expected in text
+    assert "Simulated organization" in text
+    assert mine.account_id in text
     assert theirs.account_id not in text
-    assert client.get(mine.get_absolute_url()).status_code == 200
+    account_page = client.get(mine.get_absolute_url())
+    assert account_page.status_code == 200
+    assert expected in account_page.content.decode()
 
     client.force_login(bob)
     assert client.get(mine.get_absolute_url()).status_code == 404

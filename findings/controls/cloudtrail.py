@@ -26,22 +26,18 @@ from findings.controls.base import (
     not_applicable,
     passed,
 )
+from findings.controls.policy import (
+    PUBLIC_ACCESS_BLOCK_FLAGS,
+    PUBLIC_GROUPS,
+    as_list,
+    public_statements,
+)
 
 SECTION = "account-security/security-logs/cloudtrail"
 TRAIL = "AWS::CloudTrail::Trail"
 REGION_COVERAGE = "AWS::CloudTrail::RegionCoverage"
 BUCKET = "AWS::S3::Bucket"
 
-PUBLIC_ACCESS_BLOCK_FLAGS = (
-    "BlockPublicAcls",
-    "IgnorePublicAcls",
-    "BlockPublicPolicy",
-    "RestrictPublicBuckets",
-)
-PUBLIC_GROUPS = {
-    "http://acs.amazonaws.com/groups/global/AllUsers": "AllUsers",
-    "http://acs.amazonaws.com/groups/global/AuthenticatedUsers": "AuthenticatedUsers",
-}
 # The DataResources value (basic selectors) or resources.ARN prefix (advanced)
 # that means "every S3 object in every bucket", in any partition.
 ALL_BUCKETS = re.compile(r"arn:aws[a-z-]*:s3(:::)?/?")
@@ -272,22 +268,11 @@ def _bucket_field(bucket: ResourceView, key: str) -> Any:
 
 
 def _public_policy_statements(policy: dict) -> list[str]:
-    """Allow statements open to everyone without a condition (Principal "*")."""
-    statements = policy.get("Statement", [])
-    if isinstance(statements, dict):
-        statements = [statements]
-    found = []
-    for statement in statements:
-        if statement.get("Effect") != "Allow" or statement.get("Condition"):
-            continue
-        principal = statement.get("Principal")
-        if isinstance(principal, dict):
-            principal = principal.get("AWS")
-        principals = principal if isinstance(principal, list) else [principal]
-        if "*" in principals:
-            action = statement.get("Action", "*")
-            found.append(action if isinstance(action, str) else ", ".join(action))
-    return found
+    """The actions of Allow statements open to anyone without a restriction."""
+    return [
+        ", ".join(map(str, as_list(statement.get("Action", "*"))))
+        for statement in public_statements(policy)
+    ]
 
 
 # -- multi-region trail -----------------------------------------------------

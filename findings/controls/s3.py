@@ -5,7 +5,6 @@ through IAM policies, ACLs and bucket policies; versioning (with MFA delete)
 preserves every version of every object; CORS lets other origins use a bucket.
 """
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,46 +19,21 @@ from findings.controls.base import (
     not_applicable,
     passed,
 )
+from findings.controls.policy import (
+    PUBLIC_ACCESS_BLOCK_FLAGS,
+    PUBLIC_GROUPS,
+    as_list,
+    glob,
+    is_everyone,
+    public_statements,
+    statements,
+)
 
 SECTION = "service/storage/s3"
 BUCKET = "AWS::S3::Bucket"
 ACCOUNT_PUBLIC_ACCESS_BLOCK = "AWS::S3::AccountPublicAccessBlock"
 
-PUBLIC_ACCESS_FLAGS = (
-    "BlockPublicAcls",
-    "IgnorePublicAcls",
-    "BlockPublicPolicy",
-    "RestrictPublicBuckets",
-)
 
-# Condition keys that, with fixed values, make AWS consider an Allow to "*"
-# non-public ("The meaning of public" in the S3 user guide), plus the
-# principal-scoping keys that pin the caller to an account or organization.
-RESTRICTING_CONDITION_KEYS = frozenset(
-    key.lower()
-    for key in (
-        "aws:SourceIp",
-        "aws:SourceVpc",
-        "aws:SourceVpce",
-        "aws:SourceAccount",
-        "aws:SourceArn",
-        "aws:SourceOwner",
-        "aws:SourceOrgID",
-        "aws:PrincipalOrgID",
-        "aws:PrincipalAccount",
-        "aws:PrincipalArn",
-        "aws:userid",
-        "s3:DataAccessPointAccount",
-        "s3:DataAccessPointArn",
-        "s3:x-amz-server-side-encryption-aws-kms-key-id",
-    )
-)
-ANY_NETWORK = frozenset({"0.0.0.0/0", "::/0"})
-
-PUBLIC_GROUPS = {
-    "http://acs.amazonaws.com/groups/global/AllUsers": "AllUsers",
-    "http://acs.amazonaws.com/groups/global/AuthenticatedUsers": "AuthenticatedUsers",
-}
 CORS_WRITE_METHODS = ("PUT", "POST", "DELETE")
 # Origins that match every site; "https://*.example.com" stays scoped.
 ANY_ORIGIN = frozenset({"*", "http://*", "https://*"})
@@ -73,92 +47,22 @@ LOG_TARGET_TAG = ("log-target", "true")
 # -- policy helpers -----------------------------------------------------------
 
 
-def _as_list(value: Any) -> list:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list | tuple) else [value]
-
-
-def _statements(policy: dict | None) -> list[dict]:
-    if not isinstance(policy, dict):
-        return []
-    return [s for s in _as_list(policy.get("Statement")) if isinstance(s, dict)]
-
-
-def _is_everyone(principal: Any) -> bool:
-    if principal == "*":
-        return True
-    if isinstance(principal, dict):
-        return "*" in _as_list(principal.get("AWS"))
-    return False
-
-
-def _is_fixed(value: Any) -> bool:
-    text = str(value)
-    return not ("*" in text or "?" in text or "${" in text)
-
-
-def _restricts(condition: Any) -> bool:
-    """Whether a Condition pins an Allow to known callers or networks."""
-    if not isinstance(condition, dict):
-        return False
-    for operator, tests in condition.items():
-        op = operator.lower()
-        # Negated operators, IfExists and ForAllValues also match requests
-        # that lack the key, so they narrow nothing.
-        if "not" in op or op.endswith("ifexists") or op.startswith("forallvalues"):
-            continue
-        if op == "null" or not isinstance(tests, dict):
-            continue
-        for key, value in tests.items():
-            if key.lower() not in RESTRICTING_CONDITION_KEYS:
-                continue
-            values = _as_list(value)
-            if not values or not all(_is_fixed(v) for v in values):
-                continue
-            if key.lower() == "aws:sourceip" and ANY_NETWORK & set(map(str, values)):
-                continue
-            return True
-    return False
-
-
-def public_statements(policy: dict | None) -> list[dict]:
-    """The Allow statements that grant anyone access without a restriction."""
-    found = []
-    for statement in _statements(policy):
-        if statement.get("Effect") != "Allow":
-            continue
-        # Allow + NotPrincipal grants everyone but the listed principals.
-        everyone = _is_everyone(statement.get("Principal")) or (
-            "NotPrincipal" in statement
-        )
-        if everyone and not _restricts(statement.get("Condition")):
-            found.append(statement)
-    return found
-
-
 def _describe_grant(statement: dict) -> str:
     if "NotAction" in statement:
         actions = "everything except " + ", ".join(
-            map(str, _as_list(statement["NotAction"]))
+            map(str, as_list(statement["NotAction"]))
         )
     else:
-        actions = ", ".join(map(str, _as_list(statement.get("Action")))) or "nothing"
+        actions = ", ".join(map(str, as_list(statement.get("Action")))) or "nothing"
     who = "anyone but NotPrincipal" if "NotPrincipal" in statement else "Principal *"
     return f"bucket policy allows {who} on {actions}"
-
-
-def _glob(pattern: str) -> re.Pattern[str]:
-    """An IAM wildcard pattern (* and ?) as a regular expression."""
-    parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile("".join(parts), re.DOTALL)
 
 
 def _covers(patterns: Iterable[str], bucket_arn: str) -> tuple[bool, bool]:
     """(covers the bucket, covers every object) for a statement's Resource."""
     bucket = objects = False
     for pattern in patterns:
-        regex = _glob(str(pattern))
+        regex = glob(str(pattern))
         bucket = bucket or bool(regex.fullmatch(bucket_arn))
         # Every key under the bucket only if the pattern ends in a bare "*"
         # that can start right after "bucket/".
@@ -182,7 +86,7 @@ def _denies_insecure_transport(condition: Any) -> bool:
     if not isinstance(tests, dict) or len(tests) != 1:
         return False
     ((key, value),) = tests.items()
-    values = [str(v).lower() for v in _as_list(value)]
+    values = [str(v).lower() for v in as_list(value)]
     return key.lower() == "aws:securetransport" and values == ["false"]
 
 
@@ -199,7 +103,7 @@ def _tagged(r: ResourceView, tag: tuple[str, str]) -> bool:
 def _flags_result(pab: dict | None, where: str) -> Result:
     if pab is None:
         return failed(f"{where} Block Public Access is not configured (all 4 off)")
-    off = [flag for flag in PUBLIC_ACCESS_FLAGS if pab.get(flag) is not True]
+    off = [flag for flag in PUBLIC_ACCESS_BLOCK_FLAGS if pab.get(flag) is not True]
     if not off:
         return passed(f"{where} Block Public Access: all 4 flags on")
     verb = "is" if len(off) == 1 else "are"
@@ -384,15 +288,15 @@ def bucket_tls_only(r: ResourceView, ctx: Context) -> Result:
         return failed("bucket has no bucket policy, so plain HTTP requests are allowed")
     bucket_arn = r.arn or f"arn:aws:s3:::{r.resource_id}"
     covers_bucket = covers_objects = False
-    for statement in _statements(policy):
-        actions = {str(a).lower() for a in _as_list(statement.get("Action"))}
+    for statement in statements(policy):
+        actions = {str(a).lower() for a in as_list(statement.get("Action"))}
         if (
             statement.get("Effect") == "Deny"
-            and _is_everyone(statement.get("Principal"))
+            and is_everyone(statement.get("Principal"))
             and actions & {"*", "s3:*"}
             and _denies_insecure_transport(statement.get("Condition"))
         ):
-            bucket, objects = _covers(_as_list(statement.get("Resource")), bucket_arn)
+            bucket, objects = _covers(as_list(statement.get("Resource")), bucket_arn)
             covers_bucket, covers_objects = (
                 covers_bucket or bucket,
                 covers_objects or objects,
