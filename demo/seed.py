@@ -532,6 +532,22 @@ def _seed_account(
         _seed_ec2(account, spec, region, primary=index == 0)
     _seed_cloudtrail(account, spec, key_arn)
     _seed_config(account, spec)
+    for module in service_seeders():
+        for region in account.regions:
+            module.seed(account, spec.name, region)
+
+
+def service_seeders() -> list:
+    """demo/services/<group>.py modules, each with seed(account, profile, region)."""
+    import importlib
+    import pkgutil
+
+    from demo import services
+
+    return [
+        importlib.import_module(f"demo.services.{m.name}")
+        for m in sorted(pkgutil.iter_modules(services.__path__), key=lambda m: m.name)
+    ]
 
 
 # IAM -------------------------------------------------------------------------

@@ -1,3 +1,7 @@
 """One module per AWS service; importing this package registers them all."""
 
-from collectors.services import cloudtrail, config, ec2, iam, s3  # noqa: F401
+import importlib
+import pkgutil
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
