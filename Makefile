@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help install demo test lint format bench lock stop-db clean
+.PHONY: help install demo test lint format docs lock stop-db clean
 
 help:
 	@echo "make demo     simulated AWS organization, real scans, dashboard on http://127.0.0.1:8000"
@@ -33,6 +33,10 @@ lint: install
 format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# The control catalog as Markdown; a test fails when it is stale.
+docs: install
+	$(PY) manage.py controls --format markdown --output docs/controls.md
 
 # Regenerate the pinned lock from pyproject.toml (needs uv: pip install uv).
 lock:

@@ -17,7 +17,7 @@ from django.utils.cache import patch_vary_headers
 
 from accounts.models import Account, Organization
 from collectors.models import Resource
-from findings import dashboard
+from findings import dashboard, frameworks
 from findings.controls import REGISTRY, Control
 from findings.forms import FindingFilterForm
 from findings.models import Finding, FindingChange
@@ -280,3 +280,81 @@ def resource_detail(request: HttpRequest, resource_pk: int) -> HttpResponse:
         "crumbs": _crumbs(control=control, account=resource.account),
     }
     return render(request, "findings/resource.html", context)
+
+
+# -- Frameworks --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RequirementRow:
+    requirement: frameworks.Requirement
+    controls: list[dashboard.ControlRow]
+    counts: dashboard.Counts
+
+    @property
+    def rate(self) -> float | None:
+        return self.counts.rate
+
+    @property
+    def state(self) -> str:
+        if not self.counts.evaluated:
+            return "no-results"
+        return "pass" if not self.counts.not_passing else "fail"
+
+
+def _framework_rows(
+    framework: frameworks.Framework, accounts: QuerySet
+) -> tuple[list[RequirementRow], dashboard.Counts]:
+    ids = frameworks.mapped_control_ids(framework)
+    counts = dashboard.control_summary(ids, accounts)
+    zero = dashboard.Counts()
+    rows = []
+    for requirement in frameworks.requirements(framework):
+        controls = [
+            dashboard.ControlRow(c.id, counts.get(c.id, zero))
+            for c in requirement.controls
+        ]
+        total = sum((c.counts for c in controls), zero)
+        rows.append(RequirementRow(requirement, controls, total))
+    # Overall: every mapped control once, however many requirements cite it.
+    return rows, sum((counts.get(i, zero) for i in ids), zero)
+
+
+def framework_list(request: HttpRequest) -> HttpResponse:
+    accounts = _accounts(request)
+    cards = []
+    for framework in frameworks.FRAMEWORKS.values():
+        rows, totals = _framework_rows(framework, accounts)
+        cards.append(
+            {
+                "framework": framework,
+                "totals": totals,
+                "requirements": len(rows),
+                "passing": sum(1 for r in rows if r.state == "pass"),
+                "failing": sum(1 for r in rows if r.state == "fail"),
+            }
+        )
+    context = {
+        "cards": cards,
+        "crumbs": [Crumb("Overview", reverse("findings:overview"))],
+    }
+    return render(request, "findings/frameworks.html", context)
+
+
+def framework_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    framework = frameworks.FRAMEWORKS.get(slug)
+    if framework is None:
+        raise Http404("No such framework.")
+    rows, totals = _framework_rows(framework, _accounts(request))
+    context = {
+        "framework": framework,
+        "rows": rows,
+        "totals": totals,
+        "passing": sum(1 for r in rows if r.state == "pass"),
+        "failing": sum(1 for r in rows if r.state == "fail"),
+        "crumbs": [
+            Crumb("Overview", reverse("findings:overview")),
+            Crumb("Frameworks", reverse("findings:frameworks")),
+        ],
+    }
+    return render(request, "findings/framework.html", context)
