@@ -51,6 +51,12 @@ class Organization(models.Model):
         validators=[validate_regions],
         help_text="Regions to scan; empty means every region enabled in the account.",
     )
+    services = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Services to scan (collector names, e.g. iam, s3); empty means all. "
+        "Controls of a service left out are shown as out of scope, not as passing.",
+    )
     simulated = models.BooleanField(
         default=False, help_text="Backed by a local AWS simulator (the demo)."
     )

@@ -61,23 +61,16 @@ def plan_scan(
     accounts = list(accounts)
     if not accounts:
         raise ScanError(f"{organization} has no enabled, active accounts to scan")
-    services = list(services or sorted(COLLECTORS))
-    unknown_services = set(services) - set(COLLECTORS)
-    if unknown_services:
-        raise ScanError(
-            f"unknown services: {', '.join(sorted(unknown_services))} "
-            f"(known: {', '.join(sorted(COLLECTORS))})"
-        )
+    services = list(services or organization.services or sorted(COLLECTORS))
     regions = list(
         regions
         or organization.regions
         or settings.PARAPET_DEFAULT_REGIONS
         or all_regions()
     )
-    known = set(all_regions())
-    unknown_regions = [r for r in regions if r not in known]
-    if unknown_regions:
-        raise ScanError(f"unknown regions: {', '.join(unknown_regions)}")
+    problems = validate_scope(regions, services)
+    if problems:
+        raise ScanError("; ".join(problems))
 
     with transaction.atomic():
         scan = Scan.objects.create(
@@ -104,6 +97,26 @@ def plan_scan(
         scan_id = scan.pk
         transaction.on_commit(lambda: tasks.start_scan.delay(scan_id))
     return scan
+
+
+def split_list(value: str) -> list[str]:
+    """'a, b,,c' -> ['a', 'b', 'c'] (CLI and form input)."""
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def validate_scope(regions: list[str], services: list[str]) -> list[str]:
+    """Problems with a region or service list (empty lists mean "all")."""
+    problems = []
+    unknown_services = sorted(set(services) - set(COLLECTORS))
+    if unknown_services:
+        problems.append(
+            f"unknown services: {', '.join(unknown_services)} "
+            f"(known: {', '.join(sorted(COLLECTORS))})"
+        )
+    unknown_regions = [r for r in regions if r not in set(all_regions())]
+    if unknown_regions:
+        problems.append(f"unknown regions: {', '.join(unknown_regions)}")
+    return problems
 
 
 def start_scan(scan_id: int) -> None:

@@ -7,6 +7,7 @@ table.
 """
 
 from django import forms
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import (
     Case,
@@ -20,11 +21,13 @@ from django.db.models import (
     Value,
     When,
 )
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import patch_vary_headers
 
 from accounts.models import Account, Organization
+from collectors.base import COLLECTORS
+from collectors.forms import ScopeForm
 from collectors.models import Scan, ScanUnit
 
 SCANS_PER_PAGE = 50
@@ -153,3 +156,36 @@ def scan_detail(request: HttpRequest, scan_id: int) -> HttpResponse:
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request", "HX-Target"])
     return response
+
+
+def _get_organization_for_staff(request: HttpRequest, pk: int) -> Organization:
+    # Scope is organization-wide, so only staff may change it; others get 404
+    # like any object outside their scope.
+    if not request.user.is_staff:
+        raise Http404("No such organization.")
+    return get_object_or_404(Organization, pk=pk)
+
+
+def organization_scope(request: HttpRequest, pk: int) -> HttpResponse:
+    organization = _get_organization_for_staff(request, pk)
+    if request.method == "POST":
+        form = ScopeForm(request.POST)
+        if form.is_valid():
+            organization.services = form.cleaned_data["services"]
+            organization.regions = form.cleaned_data["regions"]
+            organization.save(update_fields=["services", "regions"])
+            messages.success(
+                request,
+                f"Scope of {organization.name} saved; it applies from the next scan.",
+            )
+            return redirect("collectors:scope", pk=organization.pk)
+    else:
+        form = ScopeForm(
+            initial={
+                "services": organization.services or sorted(COLLECTORS),
+                "regions": organization.regions,
+            }
+        )
+    left_out = sorted(set(COLLECTORS) - set(organization.services or COLLECTORS))
+    context = {"organization": organization, "form": form, "left_out": left_out}
+    return render(request, "collectors/scope.html", context)

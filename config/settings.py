@@ -129,7 +129,7 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 # Before `collectstatic` has run (development, tests, the demo) STATIC_ROOT does
 # not exist and static files come from the finders; whitenoise need not warn.
-warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+warnings.filterwarnings("ignore", message="No directory at")
 
 # Celery: a Redis broker when REDIS_URL is set; otherwise every task runs
 # in-process (eagerly), which is how `make demo` works on a laptop.

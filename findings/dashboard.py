@@ -545,3 +545,20 @@ def timeline(snapshots: QuerySet, limit: int = 50) -> list[TimelineEntry]:
         diff = config_diff(_diffable(previous), _diffable(snap)) if previous else []
         entries.append(TimelineEntry(snap, diff, is_first=previous is None))
     return entries
+
+
+def out_of_scope_control_ids(accounts: QuerySet) -> set[str]:
+    """Controls whose service no current scan covered: out of scope, not passing."""
+    from collectors.base import service_for_type
+
+    in_scope: set[str] = set()
+    scans = Scan.objects.filter(pk__in=current_scan_ids(accounts))
+    for services in scans.values_list("services", flat=True):
+        in_scope.update(services)
+    if not in_scope:
+        return set()
+    return {
+        c.id
+        for c in REGISTRY.values()
+        if service_for_type(c.resource_type) not in in_scope
+    }

@@ -211,6 +211,7 @@ def section_detail(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "section": section,
         "rows": rows,
+        "out_of_scope": dashboard.out_of_scope_control_ids(accounts),
         "totals": sum((r.counts for r in rows), dashboard.Counts()),
         "children": children,
         "crumbs": _crumbs(section=section.parent_slug),
@@ -228,6 +229,7 @@ def control_detail(request: HttpRequest, control_id: str) -> HttpResponse:
     )
     context = {
         "control": control,
+        "out_of_scope": control.id in dashboard.out_of_scope_control_ids(accounts),
         "per_account": per_account,
         "totals": sum((r.counts for r in per_account), dashboard.Counts()),
         "crumbs": _crumbs(section=control.section),

@@ -2,12 +2,14 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Organization
 from collectors.models import Scan
-from collectors.pipeline import ScanError, plan_scan, scan_unit_counts, wait_for_scan
+from collectors.pipeline import (
+    ScanError,
+    plan_scan,
+    scan_unit_counts,
+    split_list,
+    wait_for_scan,
+)
 from findings.summary import findings_by_status
-
-
-def _csv(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else []
 
 
 class Command(BaseCommand):
@@ -23,14 +25,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         org = self._organization(opts["organization"])
-        accounts = [a for value in opts["account"] for a in _csv(value)]
+        accounts = [a for value in opts["account"] for a in split_list(value)]
         try:
             scan = plan_scan(
                 org,
                 trigger=Scan.Trigger.CLI,
                 account_ids=accounts or None,
-                regions=_csv(opts["regions"]) or None,
-                services=_csv(opts["services"]) or None,
+                regions=split_list(opts["regions"]) or None,
+                services=split_list(opts["services"]) or None,
             )
         except ScanError as exc:
             raise CommandError(str(exc)) from None

@@ -2,8 +2,9 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.discovery import discover_accounts
-from accounts.models import Organization, validate_regions
+from accounts.models import Organization
 from collectors.errors import classify
+from collectors.pipeline import split_list, validate_scope
 
 
 class Command(BaseCommand):
@@ -22,17 +23,22 @@ class Command(BaseCommand):
             "--regions", default="", help="comma-separated; empty = all enabled"
         )
         parser.add_argument(
+            "--services",
+            default="",
+            help="comma-separated collector names (iam,s3,...); empty = all",
+        )
+        parser.add_argument(
             "--simulated",
             action="store_true",
             help="label the organization as simulated (demo)",
         )
 
     def handle(self, *args, **opts):
-        regions = [r.strip() for r in opts["regions"].split(",") if r.strip()]
-        try:
-            validate_regions(regions)
-        except ValidationError as exc:
-            raise CommandError("; ".join(exc.messages)) from None
+        regions = split_list(opts["regions"])
+        services = split_list(opts["services"])
+        problems = validate_scope(regions, services)
+        if problems:
+            raise CommandError("; ".join(problems))
         org = Organization.objects.filter(name=opts["name"]).first() or Organization(
             name=opts["name"]
         )
@@ -41,6 +47,7 @@ class Command(BaseCommand):
         org.external_id = opts["external_id"]
         org.discovery_role_arn = opts["discovery_role_arn"]
         org.regions = regions
+        org.services = services
         org.simulated = opts["simulated"] or org.simulated
         try:
             org.full_clean()
