@@ -74,8 +74,10 @@ def classify(exc: BaseException) -> tuple[str, str]:
             return ErrorKind.THROTTLED, message
         if code in UNSUPPORTED_CODES or status == 501:
             return ErrorKind.UNSUPPORTED, message
-        if status == 500 and code in {"", "InternalError", "InternalFailure"}:
-            # A local simulator answers calls it does not implement with a 500.
+        if status in (404, 500) and (not code or code.isdigit()):
+            # No AWS error code, only an HTTP status: the endpoint (a local
+            # simulator) does not implement this call. AWS itself always names
+            # the error.
             return ErrorKind.UNSUPPORTED, message
         return ErrorKind.OTHER, message
     if isinstance(

@@ -217,3 +217,40 @@ def test_unknown_service_or_account_is_a_clear_error(moto_org):
         pipeline.plan_scan(moto_org, services=["lambda"])
     with pytest.raises(pipeline.ScanError, match="999999999999"):
         pipeline.plan_scan(moto_org, account_ids=["999999999999"])
+
+
+def test_error_classification_without_secrets():
+    from botocore.exceptions import ClientError, EndpointConnectionError
+
+    from collectors.errors import classify
+
+    def error(code, status, message="m"):
+        return ClientError(
+            {
+                "Error": {"Code": code, "Message": message},
+                "ResponseMetadata": {"HTTPStatusCode": status},
+            },
+            "ListThings",
+        )
+
+    assert classify(error("AccessDeniedException", 400))[0] == "access_denied"
+    assert classify(error("UnauthorizedOperation", 403))[0] == "access_denied"
+    assert classify(error("OptInRequired", 403))[0] == "region_disabled"
+    assert classify(error("ThrottlingException", 400))[0] == "throttled"
+    assert classify(error("", 429))[0] == "throttled"
+    # A simulator's bare 404/500 for a call it does not implement.
+    assert classify(error("404", 404))[0] == "unsupported"
+    assert classify(error("500", 500))[0] == "unsupported"
+    assert classify(error("InternalError", 500))[0] == "other"
+    kind, message = classify(
+        error(
+            "AccessDenied",
+            403,
+            "denied for ASIAABCDEFGHIJKLMNOP with token " + "x" * 100,
+        )
+    )
+    assert "ASIAABCDEFGHIJKLMNOP" not in message
+    assert "x" * 100 not in message
+    assert (
+        classify(EndpointConnectionError(endpoint_url="http://x"))[0] == "unreachable"
+    )
