@@ -50,9 +50,15 @@ def new_session(**kwargs) -> boto3.Session:
     return boto3.Session(botocore_session=core, **kwargs)
 
 
+def max_attempts() -> int:
+    if settings.PARAPET_AWS_MAX_ATTEMPTS:
+        return settings.PARAPET_AWS_MAX_ATTEMPTS
+    return 2 if custom_endpoint() else 6
+
+
 def client_config() -> Config:
     return Config(
-        retries={"mode": "adaptive", "max_attempts": settings.PARAPET_AWS_MAX_ATTEMPTS},
+        retries={"mode": "adaptive", "max_attempts": max_attempts()},
         connect_timeout=settings.PARAPET_AWS_TIMEOUT_SECONDS,
         read_timeout=settings.PARAPET_AWS_TIMEOUT_SECONDS,
         user_agent_extra="parapet",

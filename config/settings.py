@@ -1,7 +1,9 @@
 """Parapet settings, read from the environment (see the table in README.md)."""
 
 import warnings
+from email.utils import parseaddr
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -165,7 +167,10 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 PARAPET_ROLE_SESSION_SECONDS = env_int(
     "PARAPET_ROLE_SESSION_SECONDS", 3600, minimum=900
 )
-PARAPET_AWS_MAX_ATTEMPTS = env_int("PARAPET_AWS_MAX_ATTEMPTS", 6, minimum=1)
+# 0 (unset): 6 attempts against AWS, 2 against a custom endpoint (a local
+# simulator never throttles, and answers calls it lacks with a 500 that is
+# not worth retrying).
+PARAPET_AWS_MAX_ATTEMPTS = env_int("PARAPET_AWS_MAX_ATTEMPTS", 0, minimum=0)
 PARAPET_AWS_TIMEOUT_SECONDS = env_int("PARAPET_AWS_TIMEOUT_SECONDS", 30, minimum=1)
 PARAPET_DEFAULT_REGIONS = env_list("PARAPET_DEFAULT_REGIONS", [])
 
@@ -185,3 +190,51 @@ LOGGING = {
         "celery.app.trace": {"level": "WARNING"},
     },
 }
+
+# Email (scheduled digests): SMTP when EMAIL_HOST is set, else the console
+# backend, which prints each message (development and the demo).
+EMAIL_HOST = env_str("EMAIL_HOST")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)  # STARTTLS, usually port 587
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)  # implicit TLS, usually port 465
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured(
+        "EMAIL_USE_TLS (STARTTLS) and EMAIL_USE_SSL (implicit TLS) are both on; "
+        "set only one of them"
+    )
+EMAIL_PORT = env_int(
+    "EMAIL_PORT", 465 if EMAIL_USE_SSL else 587 if EMAIL_USE_TLS else 25, minimum=1
+)
+if EMAIL_PORT > 65535:
+    raise ImproperlyConfigured(f"EMAIL_PORT must be at most 65535, got {EMAIL_PORT}")
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Parapet <parapet@localhost>")
+if "@" not in parseaddr(DEFAULT_FROM_EMAIL)[1]:
+    raise ImproperlyConfigured(
+        "DEFAULT_FROM_EMAIL must be an address such as "
+        f"'Parapet <parapet@example.com>', got {DEFAULT_FROM_EMAIL!r}"
+    )
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Links in emails are absolute: the address users open Parapet at.
+SITE_URL = env_str("PARAPET_SITE_URL").rstrip("/")
+if SITE_URL:
+    _site = urlsplit(SITE_URL)
+    if _site.scheme not in {"http", "https"} or not _site.netloc:
+        raise ImproperlyConfigured(
+            f"PARAPET_SITE_URL must be an http(s) URL, got {SITE_URL!r}"
+        )
+elif PARAPET_ENV == "production" and EMAIL_HOST:
+    raise ImproperlyConfigured(
+        "PARAPET_SITE_URL must be set (e.g. https://parapet.example.com) when "
+        "EMAIL_HOST is: digest links are absolute"
+    )
+else:
+    SITE_URL = "http://127.0.0.1:8000"
+# A digest period with nothing to report: send a one-line email, or skip it.
+DIGEST_SEND_EMPTY = env_bool("PARAPET_DIGEST_SEND_EMPTY", True)
