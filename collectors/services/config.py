@@ -79,3 +79,66 @@ def _stable_status(status: dict) -> dict:
     stable = {k: v for k, v in status.items() if k not in VOLATILE_STATUS_FIELDS}
     stable["lastStatusFailed"] = str(status.get("lastStatus", "")).upper() == "FAILURE"
     return to_jsonable(stable)
+
+
+# -- configuration aggregators -------------------------------------------------
+#
+# A separate unit from the recorder's: a denied aggregator listing must not
+# cost the recorder findings, and the recorder unit keeps its single record.
+
+AGGREGATOR = "AWS::Config::ConfigurationAggregator"
+
+
+@register
+class ConfigAggregatorCollector(Collector):
+    """The region's configuration aggregators, one record per region.
+
+    The record (resource id = the region) also carries the organization's
+    management account id, because an organization-wide aggregator is only
+    expected in the management (or delegated administrator) account.
+    """
+
+    service = "config-aggregator"
+    resource_types = (AGGREGATOR,)
+
+    def collect(self) -> Iterator[ResourceRecord]:
+        aggregators = sorted(
+            to_jsonable(
+                list(
+                    self.paginate(
+                        self.client("config"),
+                        "describe_configuration_aggregators",
+                        "ConfigurationAggregators",
+                    )
+                )
+            ),
+            key=lambda a: a.get("ConfigurationAggregatorName", ""),
+        )
+        errors: dict[str, str] = {}
+        organization = self.optional(
+            errors,
+            "Organization",
+            self.client("organizations").describe_organization,
+            absent=("AWSOrganizationsNotInUseException",),
+        )
+        config: dict = {
+            "ConfigurationAggregators": aggregators,
+            # None: the account is in no organization (or the call failed,
+            # then recorded in _errors).
+            "Organization": (
+                {
+                    k: organization["Organization"].get(k)
+                    for k in ("Id", "MasterAccountId")
+                }
+                if organization
+                else None
+            ),
+        }
+        if errors:
+            config[ERRORS_KEY] = errors
+        yield ResourceRecord(
+            resource_type=AGGREGATOR,
+            resource_id=self.region,
+            name=f"AWS Config aggregators in {self.region}",
+            config=config,
+        )

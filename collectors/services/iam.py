@@ -3,7 +3,9 @@
 IAM is global, so this collector runs once per account. Account-level settings
 are pseudo-resources of their own type (``AWS::IAM::PasswordPolicy`` and
 ``AWS::IAM::AccountSummary``, both with the account id as resource id) so that
-every IAM control is a predicate over one record.
+every IAM control is a predicate over one record. The account summary also
+lists the SAML and OIDC identity providers and the IAM Identity Center
+instances, for the federation control.
 
 Snapshot stability: values that move every time a credential is used are
 reduced to a UTC date (last-used times) or dropped (the region and service a
@@ -40,6 +42,9 @@ ACCOUNT_SUMMARY = "AWS::IAM::AccountSummary"
 ROOT_ROW = "<root_account>"
 # AWS managed policies whose attachments CIS asks about (1.17 and 1.22).
 WATCHED_MANAGED_POLICIES = ("AWSSupportAccess", "AWSCloudShellFullAccess")
+
+SAML_FIELDS = ("Arn", "CreateDate", "ValidUntil")
+SSO_FIELDS = ("InstanceArn", "OwnerAccountId", "Status", "PrimaryRegion")
 
 # Credential-report columns that change whenever a credential is used. The
 # last-used times are kept as dates; where they were used from is dropped.
@@ -264,6 +269,7 @@ class IAMCollector(Collector):
                 # The policy does not exist here (e.g. another partition).
                 config[policy_name] = None
 
+        self._federation(iam, config, errors)
         return self._record(
             ACCOUNT_SUMMARY,
             self.account_id,
@@ -272,6 +278,39 @@ class IAMCollector(Collector):
             arn=f"arn:{partition}:iam::{self.account_id}:root",
             name="IAM account summary (root user)",
         )
+
+    def _federation(
+        self, iam: BaseClient, config: dict[str, Any], errors: dict[str, str]
+    ) -> None:
+        """Identity providers and IAM Identity Center instances (CIS 1.21)."""
+        saml = self.optional(errors, "SAMLProviders", iam.list_saml_providers)
+        if saml is not None:
+            config["SAMLProviders"] = sorted(
+                (_fields(p, SAML_FIELDS) for p in saml.get("SAMLProviderList", [])),
+                key=lambda p: p["Arn"],
+            )
+        oidc = self.optional(
+            errors, "OpenIDConnectProviders", iam.list_open_id_connect_providers
+        )
+        if oidc is not None:
+            config["OpenIDConnectProviders"] = sorted(
+                p["Arn"] for p in oidc.get("OpenIDConnectProviderList", [])
+            )
+        # An instance lives in its home region only; ALL_REGIONS finds it
+        # from here in one call.
+        instances = self.optional(
+            errors,
+            "IdentityCenterInstances",
+            self._all_pages,
+            client=self.client("sso-admin"),
+            operation="list_instances",
+            RegionScope="ALL_REGIONS",
+        )
+        if instances is not None:
+            config["IdentityCenterInstances"] = sorted(
+                (_fields(i, SSO_FIELDS) for i in instances.get("Instances", [])),
+                key=lambda i: i["InstanceArn"],
+            )
 
     @staticmethod
     def _root_mfa_device(device: dict) -> dict:
@@ -504,6 +543,10 @@ class IAMCollector(Collector):
                 arn=metadata.get("Arn", ""),
                 name=name,
             )
+
+
+def _fields(item: dict, fields: tuple[str, ...]) -> dict:
+    return to_jsonable({k: item[k] for k in fields if k in item})
 
 
 def _tag_dict(response: dict | None) -> dict[str, str]:

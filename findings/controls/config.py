@@ -8,6 +8,7 @@ from findings.controls.base import (
     Severity,
     control,
     failed,
+    not_applicable,
     passed,
 )
 
@@ -144,3 +145,93 @@ def recorder_all_regions(r: ResourceView, ctx: Context) -> Result:
             "(includeGlobalResourceTypes is off everywhere)"
         )
     return failed("; ".join(problems))
+
+
+# -- organization aggregator ---------------------------------------------------
+
+AGGREGATOR = "AWS::Config::ConfigurationAggregator"
+
+
+def _organization_aggregators(r: ResourceView) -> list[dict]:
+    return [
+        a
+        for a in r.config.get("ConfigurationAggregators", [])
+        if a.get("OrganizationAggregationSource")
+    ]
+
+
+def _all_regions(aggregator: dict) -> bool:
+    return bool(aggregator["OrganizationAggregationSource"].get("AllAwsRegions"))
+
+
+@control(
+    id="config.aggregator.organization",
+    title="An organization-wide Config aggregator covers all regions",
+    section=SECTION,
+    severity=Severity.MEDIUM,
+    resource_type=AGGREGATOR,
+    rationale=(
+        "An organization aggregator collects every account's and region's AWS "
+        "Config data into one view, so the security team can see a resource's "
+        "configuration and compliance anywhere in the organization, including "
+        "regions enabled later."
+    ),
+    remediation=(
+        "In the management account (or the Config delegated administrator): "
+        "AWS Config console → Aggregators → Create aggregator → Add my "
+        "organization, choose an IAM role with AWSConfigRoleForOrganizations, "
+        "select Include all AWS Regions → Create aggregator."
+    ),
+    remediation_cli=(
+        "aws configservice put-configuration-aggregator "
+        "--configuration-aggregator-name organization "
+        "--organization-aggregation-source RoleArn=<role-arn>,AllAwsRegions=true"
+    ),
+)
+def aggregator_organization(r: ResourceView, ctx: Context) -> Result:
+    # Every region's record gives the same account-wide verdict, as for the
+    # multi-region trail: one aggregator covers all regions.
+    unknown, partial = [], []
+    for region in ctx.regions:
+        try:
+            records = ctx.resources(AGGREGATOR, region=region)
+        except NotEvaluable as exc:
+            unknown.append(str(exc))
+            continue
+        for record in records:
+            for aggregator in _organization_aggregators(record):
+                name = aggregator.get("ConfigurationAggregatorName", "")
+                if _all_regions(aggregator):
+                    return passed(
+                        f"organization aggregator {name} in {record.region} "
+                        "aggregates all AWS regions"
+                    )
+                regions = aggregator["OrganizationAggregationSource"].get(
+                    "AwsRegions", []
+                )
+                partial.append(
+                    f"organization aggregator {name} in {record.region} covers only "
+                    f"{', '.join(regions) or 'no regions'} (AllAwsRegions=false)"
+                )
+    if unknown:
+        raise NotEvaluable("; ".join(unknown))
+    if partial:
+        return failed("; ".join(partial))
+    organization = r.field("Organization")
+    if organization is None and "Organization" not in r.config:
+        raise NotEvaluable("the account's organization was not collected")
+    if organization is None:
+        return not_applicable(
+            "the account is not in an AWS Organization: there is no organization "
+            "to aggregate"
+        )
+    management = organization.get("MasterAccountId")
+    if management != r.account_id:
+        return not_applicable(
+            f"member account; organization aggregators belong in the management "
+            f"account {management} or the Config delegated administrator"
+        )
+    return failed(
+        "no organization aggregator in any scanned region of the management "
+        "account: nothing gives one view of every account's configuration"
+    )
