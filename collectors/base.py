@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import boto3
 from botocore.client import BaseClient
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ResponseParserError
 
 from accounts.aws import DEFAULT_REGION, make_client
 from collectors.errors import classify, error_code
@@ -107,6 +107,11 @@ class Collector:
             # which changes every scan and would rewrite the snapshot each time.
             operation = getattr(exc, "operation_name", "call")
             errors[key] = f"{kind}: {operation} {code}".strip()
+            return None
+        except ResponseParserError:
+            # An endpoint that answered with something other than AWS's
+            # format (a simulator's error page): unknown, never "absent".
+            errors[key] = f"unsupported: {key} answer could not be parsed"
             return None
 
 

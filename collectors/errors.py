@@ -9,6 +9,7 @@ from botocore.exceptions import (
     EndpointConnectionError,
     NoCredentialsError,
     ReadTimeoutError,
+    ResponseParserError,
 )
 
 from collectors.models import ErrorKind
@@ -84,6 +85,9 @@ def classify(exc: BaseException) -> tuple[str, str]:
         exc, EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError
     ):
         return ErrorKind.UNREACHABLE, redact(f"endpoint unreachable: {exc}")
+    if isinstance(exc, ResponseParserError):
+        # Not an AWS answer at all (a simulator's HTML error page).
+        return ErrorKind.UNSUPPORTED, redact(f"unparseable response: {exc}")
     if isinstance(exc, NoCredentialsError):
         return ErrorKind.ACCESS_DENIED, "no AWS credentials available to the scanner"
     if isinstance(exc, BotoCoreError):

@@ -1,9 +1,15 @@
-"""EC2, EBS and VPC: instances, firewalls, volumes, snapshots, images, networks.
+"""Service "ec2": instances, EBS, images, and the VPC core they live in.
 
-One regional unit collects every EC2-API resource the controls need. Region-
-wide sub-listings that feed other records (security group rules, flow logs)
-are read once per region and joined in memory; a failure there is recorded on
-every record that needed it, so those controls report ERROR, not PASS.
+One regional unit collects instances, volumes, snapshots, images, the EBS
+encryption-by-default setting, and the networks those sit in: VPCs (with their
+flow logs and VPC endpoints), subnets, security groups and network ACLs.
+Connectivity between networks (route tables, gateways, VPN, peering, VPC Block
+Public Access) is the "vpc" service, in collectors/services/vpc.py.
+
+Region-wide sub-listings that feed other records (security group rules, flow
+logs, VPC endpoints) are read once per region and joined in memory; a failure
+there is recorded on every record that needed it, so those controls report
+ERROR, not PASS.
 """
 
 from collections import defaultdict
@@ -39,41 +45,12 @@ def tag_dict(tags: Iterable[dict] | None) -> dict[str, str]:
     return {t["Key"]: t.get("Value", "") for t in tags or ()}
 
 
-def _without(item: dict, *keys: str) -> dict:
+def without_keys(item: dict, *keys: str) -> dict:
     return {k: v for k, v in item.items() if k not in keys}
 
 
-@register
-class EC2Collector(Collector):
-    service = "ec2"
-    resource_types = (
-        INSTANCE,
-        SECURITY_GROUP,
-        NETWORK_ACL,
-        SUBNET,
-        VOLUME,
-        SNAPSHOT,
-        IMAGE,
-        VPC,
-        EBS_DEFAULT_ENCRYPTION,
-    )
-    #: DescribeInstances page size (AWS allows 5-1000). An explicit page keeps
-    #: every response bounded on large fleets.
-    instance_page_size = 1000
-
-    def collect(self) -> Iterator[ResourceRecord]:
-        ec2 = self.client("ec2")
-        yield self._ebs_default_encryption(ec2)
-        yield from self._vpcs(ec2)
-        yield from self._subnets(ec2)
-        yield from self._security_groups(ec2)
-        yield from self._network_acls(ec2)
-        yield from self._instances(ec2)
-        yield from self._volumes(ec2)
-        yield from self._snapshots(ec2)
-        yield from self._images(ec2)
-
-    # -- helpers
+class EC2APICollector(Collector):
+    """Helpers shared by the collectors that read the EC2 API ("ec2", "vpc")."""
 
     def _arn(self, kind: str, resource_id: str, *, with_account: bool = True) -> str:
         partition = self.session.get_partition_for_region(self.client_region)
@@ -123,6 +100,37 @@ class EC2Collector(Collector):
         response = self.optional(errors, key, drain)
         return None if response is None else response["items"]
 
+
+@register
+class EC2Collector(EC2APICollector):
+    service = "ec2"
+    resource_types = (
+        INSTANCE,
+        SECURITY_GROUP,
+        NETWORK_ACL,
+        SUBNET,
+        VOLUME,
+        SNAPSHOT,
+        IMAGE,
+        VPC,
+        EBS_DEFAULT_ENCRYPTION,
+    )
+    #: DescribeInstances page size (AWS allows 5-1000). An explicit page keeps
+    #: every response bounded on large fleets.
+    instance_page_size = 1000
+
+    def collect(self) -> Iterator[ResourceRecord]:
+        ec2 = self.client("ec2")
+        yield self._ebs_default_encryption(ec2)
+        yield from self._vpcs(ec2)
+        yield from self._subnets(ec2)
+        yield from self._security_groups(ec2)
+        yield from self._network_acls(ec2)
+        yield from self._instances(ec2)
+        yield from self._volumes(ec2)
+        yield from self._snapshots(ec2)
+        yield from self._images(ec2)
+
     # -- region-level setting
 
     def _ebs_default_encryption(self, ec2: BaseClient) -> ResourceRecord:
@@ -154,6 +162,19 @@ class EC2Collector(Collector):
         logs_by_resource: dict[str, list[dict]] = defaultdict(list)
         for flow_log in flow_logs or ():
             logs_by_resource[flow_log.get("ResourceId", "")].append(flow_log)
+        endpoints = self._gather(
+            shared_errors,
+            "VpcEndpoints",
+            ec2,
+            "describe_vpc_endpoints",
+            "VpcEndpoints",
+        )
+        endpoints_by_vpc: dict[str, list[dict]] = defaultdict(list)
+        for endpoint in endpoints or ():
+            # A deleted endpoint lingers in the listing for a while; it is
+            # gone, not a change of the VPC's configuration.
+            if str(endpoint.get("State", "")).lower() != "deleted":
+                endpoints_by_vpc[endpoint.get("VpcId", "")].append(endpoint)
 
         for vpc in self.paginate(ec2, "describe_vpcs", "Vpcs"):
             vpc_id = vpc["VpcId"]
@@ -162,6 +183,10 @@ class EC2Collector(Collector):
             if flow_logs is not None:
                 item["FlowLogs"] = sorted(
                     logs_by_resource.get(vpc_id, []), key=lambda f: f["FlowLogId"]
+                )
+            if endpoints is not None:
+                item["VpcEndpoints"] = sorted(
+                    endpoints_by_vpc.get(vpc_id, []), key=lambda e: e["VpcEndpointId"]
                 )
             has_enis = self.optional(
                 errors,
@@ -192,7 +217,7 @@ class EC2Collector(Collector):
         for subnet in self.paginate(ec2, "describe_subnets", "Subnets"):
             subnet_id = subnet["SubnetId"]
             # The free-address count moves with every launch: not configuration.
-            item = _without(subnet, "AvailableIpAddressCount")
+            item = without_keys(subnet, "AvailableIpAddressCount")
             arn = subnet.get("SubnetArn") or self._arn("subnet", subnet_id)
             yield self._record(SUBNET, subnet_id, item, arn)
 
@@ -307,7 +332,7 @@ class EC2Collector(Collector):
                 continue
             image_id = image["ImageId"]
             # LastLaunchedTime changes whenever anyone launches the image.
-            item = _without(image, "LastLaunchedTime")
+            item = without_keys(image, "LastLaunchedTime")
             name = image.get("Name") or tag_dict(image.get("Tags")).get("Name", "")
             arn = self._arn("image", image_id, with_account=False)
             yield self._record(IMAGE, image_id, item, arn, name=name)

@@ -1,12 +1,20 @@
-"""The EC2 collector against moto: records, joins, sub-call failures, paging."""
+"""The "ec2" and "vpc" collectors against moto: records, joins, failures, paging.
+
+Where moto has no answer (VPC Block Public Access) or a thin one (VPN tunnel
+options and telemetry), the call is answered in AWS's documented shape by a
+botocore ``before-call`` handler, checked against the service model.
+"""
 
 import json
+from datetime import UTC, datetime
 
-import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
+from botocore.parsers import ResponseParserError
+from botocore.validate import ParamValidator
 
+from accounts.aws import forget_credentials, new_session
 from collectors.services.ec2 import EC2Collector
 from findings.testing import ACCOUNT_ID, collect, deny
 
@@ -31,11 +39,10 @@ def aws():
     """
     from moto import mock_aws
 
-    from accounts.aws import forget_credentials
-
     with mock_aws():
         forget_credentials()
-        yield boto3.Session(region_name="us-east-1")
+        # new_session shares one parsed copy of the EC2 model across tests.
+        yield new_session(region_name="us-east-1")
     forget_credentials()
 
 
@@ -86,6 +93,7 @@ def test_fresh_region_yields_the_default_network_and_the_ebs_setting(aws):
     assert vpc.config["IsDefault"] is True
     assert vpc.config["FlowLogs"] == []
     assert vpc.config["HasNetworkInterfaces"] is False
+    assert vpc.config["VpcEndpoints"] == []
     assert vpc.arn == f"arn:aws:ec2:us-east-1:{ACCOUNT_ID}:vpc/{vpc.resource_id}"
 
     (group,) = of_type(records, SECURITY_GROUP).values()
@@ -323,6 +331,39 @@ def test_vpcs_carry_their_flow_logs_and_whether_they_hold_interfaces(aws):
     assert flow_log["FlowLogStatus"] == "ACTIVE"
 
 
+def test_vpcs_carry_their_own_live_vpc_endpoints(aws):
+    ec2 = aws.client("ec2")
+    default_vpc = default_subnet(ec2)["VpcId"]
+    other_vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    subnet_id = ec2.create_subnet(VpcId=other_vpc, CidrBlock="10.1.1.0/24")["Subnet"][
+        "SubnetId"
+    ]
+
+    def endpoint(vpc_id: str, service: str, kind: str, **kwargs) -> str:
+        return ec2.create_vpc_endpoint(
+            VpcId=vpc_id,
+            ServiceName=f"com.amazonaws.us-east-1.{service}",
+            VpcEndpointType=kind,
+            **kwargs,
+        )["VpcEndpoint"]["VpcEndpointId"]
+
+    s3 = endpoint(other_vpc, "s3", "Gateway")
+    api = endpoint(other_vpc, "ec2", "Interface", SubnetIds=[subnet_id])
+    gone = endpoint(other_vpc, "sts", "Interface", SubnetIds=[subnet_id])
+    ec2.delete_vpc_endpoints(VpcEndpointIds=[gone])
+
+    vpcs = of_type(collect("ec2", session=aws), VPC)
+
+    assert vpcs[default_vpc].config["VpcEndpoints"] == []
+    endpoints = vpcs[other_vpc].config["VpcEndpoints"]
+    # The deleted endpoint is gone, not part of the VPC's configuration.
+    assert [e["VpcEndpointId"] for e in endpoints] == sorted([s3, api])
+    by_id = {e["VpcEndpointId"]: e for e in endpoints}
+    assert by_id[s3]["VpcEndpointType"] == "Gateway"
+    assert by_id[api]["ServiceName"] == "com.amazonaws.us-east-1.ec2"
+    assert by_id[api]["State"] == "available"
+
+
 def test_ebs_encryption_by_default_is_a_record_per_region(aws):
     aws.client("ec2", region_name="eu-west-1").enable_ebs_encryption_by_default()
 
@@ -392,6 +433,7 @@ def test_denied_sub_calls_are_recorded_on_each_record(aws):
         "DescribeSecurityGroupRules",
         "DescribeFlowLogs",
         "DescribeNetworkInterfaces",
+        "DescribeVpcEndpoints",
         "DescribeSnapshotAttribute",
     ):
         deny(aws, "ec2", operation)
@@ -407,9 +449,14 @@ def test_denied_sub_calls_are_recorded_on_each_record(aws):
     assert "SecurityGroupRules" not in group.config
     assert "SecurityGroupRules" in group.config["_errors"]
     (vpc,) = of_type(records, VPC).values()
-    assert set(vpc.config["_errors"]) == {"FlowLogs", "HasNetworkInterfaces"}
+    assert set(vpc.config["_errors"]) == {
+        "FlowLogs",
+        "HasNetworkInterfaces",
+        "VpcEndpoints",
+    }
     assert "FlowLogs" not in vpc.config
     assert "HasNetworkInterfaces" not in vpc.config
+    assert "VpcEndpoints" not in vpc.config
     snap = of_type(records, SNAPSHOT)[snapshot]
     assert "CreateVolumePermissions" not in snap.config
     assert "CreateVolumePermissions" in snap.config["_errors"]
@@ -425,3 +472,330 @@ def test_snapshot_deleted_mid_scan_is_skipped(aws):
 
     assert of_type(records, SNAPSHOT) == {}
     assert of_type(records, VOLUME)  # the rest of the unit is unaffected
+
+
+# -- the "vpc" unit: routing, gateways, peering, VPN, Block Public Access
+
+ROUTE_TABLE = "AWS::EC2::RouteTable"
+INTERNET_GATEWAY = "AWS::EC2::InternetGateway"
+PEERING = "AWS::EC2::VPCPeeringConnection"
+VPN = "AWS::EC2::VPNConnection"
+BLOCK_PUBLIC_ACCESS = "AWS::EC2::VPCBlockPublicAccessOptions"
+
+
+def answer(session, operation: str, parsed: dict) -> None:
+    """Answer ``ec2.operation`` with ``parsed``, checked against AWS's shape.
+
+    The same check botocore's Stubber makes, for a response served to every
+    client the collector creates from ``session``.
+    """
+    shape = session.client("ec2").meta.service_model.operation_model(operation)
+    report = ParamValidator().validate(parsed, shape.output_shape)
+    assert not report.has_errors(), report.generate_report()
+
+    def handler(**kwargs):
+        http = AWSResponse("https://stub.invalid", 200, {}, None)
+        return http, {**parsed, "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+    session.events.register(f"before-call.ec2.{operation}", handler)
+
+
+def unparseable_500(**kwargs):
+    """What a moto server sends for DescribeVpcBlockPublicAccessOptions.
+
+    It has no handler for the call and answers HTTP 500 with an HTML page,
+    which botocore's EC2 parser rejects. In-process moto raises
+    NotImplementedError instead, so tests put the server's behaviour back.
+    """
+    raise ResponseParserError("Unable to parse response (syntax error), invalid XML")
+
+
+@pytest.fixture
+def vpc_aws(aws):
+    # Last, so that a test's own answer or denial comes first.
+    aws.events.register_last(
+        "before-call.ec2.DescribeVpcBlockPublicAccessOptions", unparseable_500
+    )
+    return aws
+
+
+def test_vpc_unit_collects_routes_gateways_and_peering(vpc_aws):
+    ec2 = vpc_aws.client("ec2")
+    app = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    shared = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    pcx = ec2.create_vpc_peering_connection(VpcId=app, PeerVpcId=shared)[
+        "VpcPeeringConnection"
+    ]["VpcPeeringConnectionId"]
+    ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=pcx)
+    table = ec2.create_route_table(
+        VpcId=app,
+        TagSpecifications=[
+            {"ResourceType": "route-table", "Tags": [{"Key": "Name", "Value": "app"}]}
+        ],
+    )["RouteTable"]["RouteTableId"]
+    for cidr in ("10.1.2.0/24", "10.1.1.0/24"):
+        ec2.create_route(
+            RouteTableId=table, DestinationCidrBlock=cidr, VpcPeeringConnectionId=pcx
+        )
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=app)
+
+    records = collect("vpc", session=vpc_aws)
+
+    tables = of_type(records, ROUTE_TABLE)
+    # Each VPC's main route table, the default VPC's included, and the new one.
+    assert len(tables) == 4
+    app_table = tables[table]
+    assert app_table.name == "app"
+    assert app_table.arn == f"arn:aws:ec2:us-east-1:{ACCOUNT_ID}:route-table/{table}"
+    destinations = [r["DestinationCidrBlock"] for r in app_table.config["Routes"]]
+    assert destinations == ["10.0.0.0/16", "10.1.1.0/24", "10.1.2.0/24"]
+    assert app_table.config["Routes"][1]["VpcPeeringConnectionId"] == pcx
+
+    (gateway,) = of_type(records, INTERNET_GATEWAY).values()
+    assert gateway.resource_id == igw
+    assert gateway.config["Attachments"][0]["VpcId"] == app
+
+    peering = of_type(records, PEERING)[pcx]
+    assert peering.config["Status"]["Code"] == "active"
+    assert peering.config["AccepterVpcInfo"]["CidrBlock"] == "10.1.0.0/16"
+    assert peering.arn.endswith(f":vpc-peering-connection/{pcx}")
+
+
+def test_ended_peering_connections_and_deleted_vpns_are_skipped(vpc_aws):
+    ec2 = vpc_aws.client("ec2")
+    app = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    shared = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+
+    def peering() -> str:
+        return ec2.create_vpc_peering_connection(VpcId=app, PeerVpcId=shared)[
+            "VpcPeeringConnection"
+        ]["VpcPeeringConnectionId"]
+
+    pending, rejected, deleted = peering(), peering(), peering()
+    ec2.reject_vpc_peering_connection(VpcPeeringConnectionId=rejected)
+    ec2.delete_vpc_peering_connection(VpcPeeringConnectionId=deleted)
+    customer = ec2.create_customer_gateway(
+        Type="ipsec.1", PublicIp="203.0.113.10", BgpAsn=65000
+    )["CustomerGateway"]["CustomerGatewayId"]
+    gateway = ec2.create_vpn_gateway(Type="ipsec.1")["VpnGateway"]["VpnGatewayId"]
+    vpn = ec2.create_vpn_connection(
+        Type="ipsec.1", CustomerGatewayId=customer, VpnGatewayId=gateway
+    )["VpnConnection"]["VpnConnectionId"]
+    ec2.delete_vpn_connection(VpnConnectionId=vpn)
+
+    records = collect("vpc", session=vpc_aws)
+
+    assert set(of_type(records, PEERING)) == {pending}
+    assert of_type(records, VPN) == {}
+
+
+AWS_VPN = {
+    "VpnConnectionId": "vpn-0a1b2c3d4e5f60718",
+    "State": "available",
+    "Type": "ipsec.1",
+    "CustomerGatewayId": "cgw-0a1b2c3d4e5f60718",
+    "VpnGatewayId": "vgw-0a1b2c3d4e5f60718",
+    "Category": "VPN",
+    "CustomerGatewayConfiguration": "<vpn_connection><ike><pre_shared_key>"
+    "sEcReT-key-1</pre_shared_key></ike></vpn_connection>",
+    "Options": {
+        "StaticRoutesOnly": False,
+        "TunnelOptions": [
+            {
+                "OutsideIpAddress": "203.0.113.200",
+                "PreSharedKey": "sEcReT-key-2",
+                "LogOptions": {"CloudWatchLogOptions": {"LogEnabled": False}},
+            },
+            {
+                "OutsideIpAddress": "203.0.113.100",
+                "PreSharedKey": "sEcReT-key-1",
+                "LogOptions": {
+                    "CloudWatchLogOptions": {
+                        "LogEnabled": True,
+                        "LogGroupArn": f"arn:aws:logs:us-east-1:{ACCOUNT_ID}"
+                        ":log-group:vpn",
+                        "LogOutputFormat": "json",
+                    }
+                },
+            },
+        ],
+    },
+    "Routes": [],
+    "Tags": [{"Key": "Name", "Value": "office"}],
+}
+
+
+def telemetry(routes: int, changed: str) -> list[dict]:
+    return [
+        {
+            "OutsideIpAddress": "203.0.113.200",
+            "Status": "DOWN",
+            "StatusMessage": "IPSEC IS DOWN",
+            "AcceptedRouteCount": 0,
+            "LastStatusChange": datetime.fromisoformat(changed),
+        },
+        {
+            "OutsideIpAddress": "203.0.113.100",
+            "Status": "UP",
+            "StatusMessage": f"{routes} BGP ROUTES",
+            "AcceptedRouteCount": routes,
+            "LastStatusChange": datetime.fromisoformat(changed),
+        },
+    ]
+
+
+def test_vpn_connections_are_stored_without_pre_shared_keys(aws):
+    answer(
+        aws,
+        "DescribeVpnConnections",
+        {"VpnConnections": [{**AWS_VPN, "VgwTelemetry": telemetry(3, "2026-01-01")}]},
+    )
+    deny(aws, "ec2", "DescribeVpcBlockPublicAccessOptions")
+
+    vpn = of_type(collect("vpc", session=aws), VPN)["vpn-0a1b2c3d4e5f60718"]
+
+    assert "sEcReT" not in json.dumps(vpn.config)
+    assert "CustomerGatewayConfiguration" not in vpn.config
+    assert vpn.name == "office"
+    tunnels = vpn.config["Options"]["TunnelOptions"]
+    assert [t["OutsideIpAddress"] for t in tunnels] == [
+        "203.0.113.100",
+        "203.0.113.200",
+    ]
+    assert tunnels[0]["LogOptions"]["CloudWatchLogOptions"]["LogEnabled"] is True
+    assert vpn.config["VgwTelemetry"] == [
+        {"OutsideIpAddress": "203.0.113.100", "Status": "UP"},
+        {
+            "OutsideIpAddress": "203.0.113.200",
+            "Status": "DOWN",
+            "StatusMessage": "IPSEC IS DOWN",
+        },
+    ]
+
+
+def test_vpn_telemetry_that_moves_on_its_own_does_not_change_the_record(aws):
+    deny(aws, "ec2", "DescribeVpcBlockPublicAccessOptions")
+    configs = []
+    for routes, changed in ((3, "2026-01-01"), (7, "2026-02-01")):
+        session = new_session(region_name="us-east-1")
+        deny(session, "ec2", "DescribeVpcBlockPublicAccessOptions")
+        vpn = {**AWS_VPN, "VgwTelemetry": telemetry(routes, changed)}
+        answer(session, "DescribeVpnConnections", {"VpnConnections": [vpn]})
+        records = collect("vpc", session=session)
+        configs.append(canonical(r for r in records if r.resource_type == VPN))
+
+    assert configs[0] == configs[1]
+
+
+def test_block_public_access_options_are_a_record_per_region(aws):
+    def options(region: str, mode: str) -> dict:
+        return {
+            "VpcBlockPublicAccessOptions": {
+                "AwsAccountId": ACCOUNT_ID,
+                "AwsRegion": region,
+                "State": "update-complete",
+                "InternetGatewayBlockMode": mode,
+                "LastUpdateTimestamp": datetime(2026, 1, 1, tzinfo=UTC),
+                "ManagedBy": "account",
+                "ExclusionsAllowed": "allowed",
+            }
+        }
+
+    records = []
+    for region, mode in (("us-east-1", "block-ingress"), ("eu-west-1", "off")):
+        session = new_session(region_name=region)
+        answer(session, "DescribeVpcBlockPublicAccessOptions", options(region, mode))
+        records += collect("vpc", region, session=session)
+
+    settings = of_type(records, BLOCK_PUBLIC_ACCESS)
+    assert set(settings) == {"us-east-1", "eu-west-1"}
+    east = settings["us-east-1"]
+    assert east.region == "us-east-1"
+    assert east.name == "VPC Block Public Access (us-east-1)"
+    block = east.config["VpcBlockPublicAccessOptions"]
+    assert block["InternetGatewayBlockMode"] == "block-ingress"
+    assert isinstance(block["LastUpdateTimestamp"], str)
+    assert "_errors" not in east.config
+    west = settings["eu-west-1"].config["VpcBlockPublicAccessOptions"]
+    assert west["InternetGatewayBlockMode"] == "off"
+
+
+def test_block_public_access_unreadable_is_recorded_and_the_unit_goes_on(vpc_aws):
+    # The moto server's answer (an HTML 500 page), then an AWS denial.
+    ec2 = vpc_aws.client("ec2")
+    ec2.create_internet_gateway()
+
+    records = collect("vpc", session=vpc_aws)
+
+    setting = of_type(records, BLOCK_PUBLIC_ACCESS)["us-east-1"]
+    assert "VpcBlockPublicAccessOptions" not in setting.config
+    assert setting.config["_errors"]["VpcBlockPublicAccessOptions"].startswith(
+        "other: DescribeVpcBlockPublicAccessOptions"
+    )
+    assert of_type(records, INTERNET_GATEWAY)  # the rest of the unit is collected
+    assert of_type(records, ROUTE_TABLE)
+
+    deny(vpc_aws, "ec2", "DescribeVpcBlockPublicAccessOptions")
+    setting = of_type(collect("vpc", session=vpc_aws), BLOCK_PUBLIC_ACCESS)
+    problem = setting["us-east-1"].config["_errors"]["VpcBlockPublicAccessOptions"]
+    assert problem.startswith("access_denied")
+
+
+def test_route_tables_are_followed_across_pages(vpc_aws):
+    # moto ignores MaxResults on DescribeRouteTables: pages as AWS serves them.
+    def table(n: int) -> dict:
+        return {
+            "RouteTableId": f"rtb-{n:017x}",
+            "VpcId": "vpc-0a1b2c3d4e5f60718",
+            "OwnerId": ACCOUNT_ID,
+            "Routes": [
+                {
+                    "DestinationCidrBlock": "10.0.0.0/16",
+                    "GatewayId": "local",
+                    "Origin": "CreateRouteTable",
+                    "State": "active",
+                }
+            ],
+            "Associations": [],
+            "PropagatingVgws": [],
+            "Tags": [],
+        }
+
+    requests = []
+
+    def pages(params, **kwargs):
+        requests.append(params["body"])
+        http = AWSResponse("https://stub.invalid", 200, {}, None)
+        if params["body"].get("NextToken") is None:
+            page = {"RouteTables": [table(1), table(2)], "NextToken": "page-2"}
+        else:
+            page = {"RouteTables": [table(3)]}
+        return http, {**page, "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+    vpc_aws.events.register("before-call.ec2.DescribeRouteTables", pages)
+
+    tables = of_type(collect("vpc", session=vpc_aws), ROUTE_TABLE)
+
+    assert set(tables) == {f"rtb-{n:017x}" for n in (1, 2, 3)}
+    assert len(requests) == 2
+    assert requests[0]["MaxResults"] == 100
+    assert requests[1]["NextToken"] == "page-2"
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        "DescribeRouteTables",
+        "DescribeInternetGateways",
+        "DescribeVpcPeeringConnections",
+        "DescribeVpnConnections",
+    ],
+)
+def test_denied_vpc_listing_raises(vpc_aws, operation):
+    deny(vpc_aws, "ec2", operation)
+
+    with pytest.raises(ClientError) as excinfo:
+        collect("vpc", session=vpc_aws)
+
+    assert excinfo.value.response["Error"]["Code"] == "AccessDenied"

@@ -1,4 +1,11 @@
-"""EC2, EBS and VPC controls: guest OS exposure, block storage, network filters."""
+"""EC2 controls: the guest OS's exposure and the firewalls in front of it.
+
+Instances (IMDSv2, public addresses, instance profiles), security groups (the
+instance firewall), the default VPC and its default group, and network ACLs
+(the subnet firewall). EBS controls are in ebs.py; the other VPC controls (flow
+logs, subnets, placement, routing, gateways, VPN) in vpc.py. Together they
+mirror the "ec2" and "vpc" collectors.
+"""
 
 from collections.abc import Iterable
 
@@ -17,12 +24,7 @@ from findings.controls.base import (
 INSTANCE = "AWS::EC2::Instance"
 SECURITY_GROUP = "AWS::EC2::SecurityGroup"
 NETWORK_ACL = "AWS::EC2::NetworkAcl"
-SUBNET = "AWS::EC2::Subnet"
-VOLUME = "AWS::EC2::Volume"
-SNAPSHOT = "AWS::EC2::Snapshot"
-IMAGE = "AWS::EC2::Image"
 VPC = "AWS::EC2::VPC"
-EBS_DEFAULT_ENCRYPTION = "AWS::EC2::EBSDefaultEncryption"
 
 ANY_IPV4 = "0.0.0.0/0"
 ANY_IPV6 = "::/0"
@@ -40,7 +42,8 @@ NACL_TCP_PROTOCOLS = {"6", "tcp", "-1"}
 MAX_LISTED = 3
 
 
-def _listing(items: list[str]) -> str:
+def listing(items: list[str]) -> str:
+    """Up to MAX_LISTED items joined for a reason, with a count of the rest."""
     shown = "; ".join(items[:MAX_LISTED])
     extra = len(items) - MAX_LISTED
     return f"{shown}; and {extra} more" if extra > 0 else shown
@@ -148,7 +151,7 @@ def instance_no_public_ip(r: ResourceView, ctx: Context) -> Result:
     addresses = _public_ipv4(r.config)
     if addresses:
         noun = "address" if len(addresses) == 1 else "addresses"
-        return failed(f"has public IPv4 {noun} {_listing(addresses)}")
+        return failed(f"has public IPv4 {noun} {listing(addresses)}")
     return passed("no public IPv4 address on any network interface")
 
 
@@ -188,149 +191,6 @@ def instance_profile_attached(r: ResourceView, ctx: Context) -> Result:
         "no IAM instance profile: software on the instance can only call AWS "
         "with access keys stored on it"
     )
-
-
-# -- EBS
-
-
-@control(
-    id="ebs.encryption-by-default",
-    title="EBS encryption by default is on in every region",
-    section="service/compute/ec2/ebs",
-    severity=Severity.HIGH,
-    resource_type=EBS_DEFAULT_ENCRYPTION,
-    rationale=(
-        "Sensitive data on EBS should be encrypted. With encryption by default "
-        "on, every new volume and snapshot copy in the region is encrypted "
-        "without relying on each launch to ask for it."
-    ),
-    remediation=(
-        "EC2 console (in the region) → Dashboard → Account attributes → Data "
-        "protection and security → EBS encryption → Manage → tick Enable → "
-        "Update EBS encryption. Repeat in every region in use."
-    ),
-    remediation_cli="aws ec2 enable-ebs-encryption-by-default --region <region>",
-    cis=("2.2.1", "5.1.1"),
-    security_hub=("EC2.7",),
-)
-def ebs_encryption_by_default(r: ResourceView, ctx: Context) -> Result:
-    enabled = r.field("EbsEncryptionByDefault")
-    if enabled is None:
-        raise NotEvaluable("EbsEncryptionByDefault missing from the collected setting")
-    if enabled:
-        return passed(f"EBS encryption by default is on in {r.resource_id}")
-    return failed(
-        f"EBS encryption by default is off in {r.resource_id}: new volumes are "
-        "unencrypted unless each launch asks for encryption"
-    )
-
-
-@control(
-    id="ebs.volume.encrypted",
-    title="Attached EBS volumes are encrypted",
-    section="service/compute/ec2/ebs",
-    severity=Severity.MEDIUM,
-    resource_type=VOLUME,
-    rationale=(
-        "Sensitive data should be encrypted at rest. An encrypted EBS volume "
-        "also encrypts its snapshots and the data moving between the volume and "
-        "the instance."
-    ),
-    remediation=(
-        "A volume cannot be encrypted in place: EC2 console → Volumes → select "
-        "the volume → Actions → Create snapshot; Snapshots → Copy snapshot with "
-        "Encrypt this snapshot ticked; Create volume from the encrypted copy; "
-        "stop the instance, detach the old volume and attach the new one on the "
-        "same device."
-    ),
-    remediation_cli=(
-        "aws ec2 copy-snapshot --source-region <region> --source-snapshot-id "
-        "<snapshot-of-volume> --encrypted --kms-key-id <kms-key-id>"
-    ),
-    security_hub=("EC2.3",),
-)
-def volume_encrypted(r: ResourceView, ctx: Context) -> Result:
-    state = r.config.get("State", "")
-    if state != "in-use":
-        return not_applicable(f"volume is {state or 'in an unknown state'}, not in use")
-    instances = sorted(
-        a["InstanceId"]
-        for a in r.config.get("Attachments") or []
-        if a.get("InstanceId")
-    )
-    attached = f" (attached to {', '.join(instances)})" if instances else ""
-    if r.config.get("Encrypted"):
-        return passed(f"volume is encrypted{attached}")
-    return failed(f"in-use volume is not encrypted{attached}")
-
-
-@control(
-    id="ebs.snapshot.not-public",
-    title="EBS snapshots are not publicly restorable",
-    section="service/compute/ec2/ebs",
-    severity=Severity.CRITICAL,
-    resource_type=SNAPSHOT,
-    rationale=(
-        "Snapshots can be shared with other accounts; sharing with the group "
-        "'all' lets any AWS account create a volume from the snapshot and read "
-        "every block of the data on it."
-    ),
-    remediation=(
-        "EC2 console → Snapshots → select the snapshot → Actions → Snapshot "
-        "settings → Modify permissions → choose Private (add specific accounts "
-        "only if they need it) → Modify permissions."
-    ),
-    remediation_cli=(
-        "aws ec2 modify-snapshot-attribute --snapshot-id <snapshot-id> "
-        "--attribute createVolumePermission --operation-type remove "
-        "--group-names all"
-    ),
-    security_hub=("EC2.1",),
-)
-def snapshot_not_public(r: ResourceView, ctx: Context) -> Result:
-    permissions = r.field("CreateVolumePermissions")
-    if permissions is None:
-        raise NotEvaluable("createVolumePermission missing from the collected snapshot")
-    if any(p.get("Group") == "all" for p in permissions):
-        return failed(
-            "createVolumePermission grants Group all: any AWS account can "
-            "restore this snapshot"
-        )
-    accounts = sorted(p["UserId"] for p in permissions if p.get("UserId"))
-    if accounts:
-        return passed(
-            f"not public; shared with {len(accounts)} account(s): "
-            f"{', '.join(accounts[:MAX_LISTED])}"
-            + (" ..." if len(accounts) > MAX_LISTED else "")
-        )
-    return passed("not public and not shared with any account")
-
-
-@control(
-    id="ec2.ami.not-public",
-    title="Account-owned AMIs are not public",
-    section="service/compute/ec2/ebs",
-    severity=Severity.CRITICAL,
-    resource_type=IMAGE,
-    rationale=(
-        "A public AMI lets any AWS account launch a copy of the image, and with "
-        "it whatever the image's snapshots hold: software, configuration and "
-        "often credentials left on disk."
-    ),
-    remediation=(
-        "EC2 console → AMIs → select the image → Actions → Edit AMI permissions "
-        "→ choose Private → Save changes. Consider turning on block public "
-        "access for AMIs in the region."
-    ),
-    remediation_cli=(
-        "aws ec2 modify-image-attribute --image-id <ami-id> "
-        '--launch-permission "Remove=[{Group=all}]"'
-    ),
-)
-def ami_not_public(r: ResourceView, ctx: Context) -> Result:
-    if r.config.get("Public"):
-        return failed("image is public: any AWS account can launch it")
-    return passed("image is private (Public=false)")
 
 
 # -- security groups
@@ -396,7 +256,7 @@ _SG_REMEDIATION_CLI = (
 def _admin_ports_check(r: ResourceView, field: str, cidr: str) -> Result:
     offending = _open_ingress(r, {field: cidr}, ADMIN_PORTS)
     if offending:
-        return failed(_listing(offending))
+        return failed(listing(offending))
     return passed(f"no ingress rule opens SSH (22) or RDP (3389) to {cidr}")
 
 
@@ -461,7 +321,7 @@ def sg_no_public_high_risk_ports(r: ResourceView, ctx: Context) -> Result:
         r, {"CidrIpv4": ANY_IPV4, "CidrIpv6": ANY_IPV6}, HIGH_RISK_PORTS
     )
     if offending:
-        return failed(_listing(offending))
+        return failed(listing(offending))
     return passed("no ingress rule opens a high-risk port to 0.0.0.0/0 or ::/0")
 
 
@@ -520,8 +380,40 @@ def sg_default_restricts_all(r: ResourceView, ctx: Context) -> Result:
         for p in r.config.get("IpPermissionsEgress") or []
     ]
     if rules:
-        return failed(f"default security group allows {_listing(rules)}")
+        return failed(f"default security group allows {listing(rules)}")
     return passed("default security group has no inbound or outbound rules")
+
+
+@control(
+    id="vpc.default-vpc-unused",
+    title="Default VPCs hold no workloads",
+    section="network/vpc/default-vpc",
+    severity=Severity.LOW,
+    resource_type=VPC,
+    rationale=(
+        "The default VPC is created with public subnets, an internet gateway "
+        "and permissive defaults. Workloads belong in VPCs designed for them, "
+        "so the default VPC should hold nothing (and can then be deleted)."
+    ),
+    remediation=(
+        "Move the instances, load balancers and other resources with network "
+        "interfaces into a purpose-built VPC; then VPC console → Your VPCs → "
+        "select the default VPC → Actions → Delete VPC (the console also removes "
+        "its subnets and internet gateway; with the CLI, delete those first)."
+    ),
+    remediation_cli="aws ec2 delete-vpc --vpc-id <default-vpc-id>",
+)
+def default_vpc_unused(r: ResourceView, ctx: Context) -> Result:
+    if not r.config.get("IsDefault"):
+        return not_applicable("not a default VPC")
+    has_interfaces = r.field("HasNetworkInterfaces")
+    if has_interfaces is None:
+        raise NotEvaluable("network interface presence missing from the collected VPC")
+    if has_interfaces:
+        return failed(
+            "default VPC holds network interfaces (instances or other workloads)"
+        )
+    return passed("default VPC has no network interfaces")
 
 
 # -- network ACLs
@@ -608,113 +500,3 @@ def nacl_no_public_admin_ports_ipv4(r: ResourceView, ctx: Context) -> Result:
 )
 def nacl_no_public_admin_ports_ipv6(r: ResourceView, ctx: Context) -> Result:
     return _nacl_admin_ports_check(r, "Ipv6CidrBlock", ANY_IPV6)
-
-
-# -- VPCs and subnets
-
-
-@control(
-    id="vpc.flow-logs-enabled",
-    title="VPC flow logging is enabled in every VPC",
-    section="network/vpc",
-    severity=Severity.MEDIUM,
-    resource_type=VPC,
-    rationale=(
-        "A VPC is an isolated network the customer runs. Flow logs record the "
-        "traffic that reaches it, including rejected attempts, which incident "
-        "responders need to see who probed or reached what."
-    ),
-    remediation=(
-        "VPC console → Your VPCs → select the VPC → Flow logs tab → Create flow "
-        "log → Filter: Reject (or All) → destination CloudWatch Logs or S3 → "
-        "Create flow log."
-    ),
-    remediation_cli=(
-        "aws ec2 create-flow-logs --resource-type VPC --resource-ids <vpc-id> "
-        "--traffic-type REJECT --log-destination-type cloud-watch-logs "
-        "--log-group-name <log-group> --deliver-logs-permission-arn <role-arn>"
-    ),
-    cis=("3.7", "3.7"),
-    security_hub=("EC2.6",),
-)
-def vpc_flow_logs_enabled(r: ResourceView, ctx: Context) -> Result:
-    flow_logs = r.field("FlowLogs")
-    if flow_logs is None:
-        raise NotEvaluable("flow logs missing from the collected VPC")
-    problems = []
-    for flow_log in flow_logs:
-        flow_id = flow_log.get("FlowLogId", "flow log")
-        status, traffic = flow_log.get("FlowLogStatus"), flow_log.get("TrafficType")
-        if status != "ACTIVE":
-            problems.append(f"{flow_id} is {status or 'not active'}")
-        elif traffic not in ("ALL", "REJECT"):
-            problems.append(f"{flow_id} captures {traffic} traffic only")
-        else:
-            return passed(
-                f"flow log {flow_id} is active and captures {traffic} traffic"
-            )
-    if problems:
-        return failed(f"no usable flow log: {_listing(problems)}")
-    return failed("no flow log is attached to the VPC")
-
-
-@control(
-    id="vpc.subnet.no-auto-public-ip",
-    title="Subnets do not auto-assign public IPv4 addresses",
-    section="network/vpc/subnets-route-tables",
-    severity=Severity.MEDIUM,
-    resource_type=SUBNET,
-    rationale=(
-        "Each subnet's settings decide how its instances reach and are reached "
-        "from outside. A subnet that hands every new instance a public IPv4 "
-        "address makes internet exposure the default rather than a decision."
-    ),
-    remediation=(
-        "VPC console → Subnets → select the subnet → Actions → Edit subnet "
-        "settings → untick Enable auto-assign public IPv4 address → Save."
-    ),
-    remediation_cli=(
-        "aws ec2 modify-subnet-attribute --subnet-id <subnet-id> "
-        "--no-map-public-ip-on-launch"
-    ),
-    security_hub=("EC2.15",),
-)
-def subnet_no_auto_public_ip(r: ResourceView, ctx: Context) -> Result:
-    if r.config.get("MapPublicIpOnLaunch"):
-        return failed(
-            "MapPublicIpOnLaunch is true: every instance launched here gets a "
-            "public IPv4 address"
-        )
-    return passed("MapPublicIpOnLaunch is false")
-
-
-@control(
-    id="vpc.default-vpc-unused",
-    title="Default VPCs hold no workloads",
-    section="network/vpc/default-vpc",
-    severity=Severity.LOW,
-    resource_type=VPC,
-    rationale=(
-        "The default VPC is created with public subnets, an internet gateway "
-        "and permissive defaults. Workloads belong in VPCs designed for them, "
-        "so the default VPC should hold nothing (and can then be deleted)."
-    ),
-    remediation=(
-        "Move the instances, load balancers and other resources with network "
-        "interfaces into a purpose-built VPC; then VPC console → Your VPCs → "
-        "select the default VPC → Actions → Delete VPC (the console also removes "
-        "its subnets and internet gateway; with the CLI, delete those first)."
-    ),
-    remediation_cli="aws ec2 delete-vpc --vpc-id <default-vpc-id>",
-)
-def default_vpc_unused(r: ResourceView, ctx: Context) -> Result:
-    if not r.config.get("IsDefault"):
-        return not_applicable("not a default VPC")
-    has_interfaces = r.field("HasNetworkInterfaces")
-    if has_interfaces is None:
-        raise NotEvaluable("network interface presence missing from the collected VPC")
-    if has_interfaces:
-        return failed(
-            "default VPC holds network interfaces (instances or other workloads)"
-        )
-    return passed("default VPC has no network interfaces")

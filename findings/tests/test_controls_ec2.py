@@ -1,13 +1,16 @@
 """EC2, EBS and VPC controls over configurations built in moto.
 
+The controls of findings/controls/ec2.py and ebs.py, and vpc.py's flow-log and
+subnet rows; the VPC connectivity controls are in test_controls_vpc.py.
+
 moto gives every region a default VPC with six public subnets, a default
 security group (egress open) and a default network ACL (everything allowed);
 the tests pick their own resources out of the results by id.
 """
 
-import boto3
 import pytest
 
+from accounts.aws import forget_credentials, new_session
 from collectors.base import ResourceRecord
 from findings.controls import REGISTRY
 from findings.controls.base import Severity, Status
@@ -27,11 +30,10 @@ def aws():
     """
     from moto import mock_aws
 
-    from accounts.aws import forget_credentials
-
     with mock_aws():
         forget_credentials()
-        yield boto3.Session(region_name="us-east-1")
+        # new_session shares one parsed copy of the EC2 model across tests.
+        yield new_session(region_name="us-east-1")
     forget_credentials()
 
 
