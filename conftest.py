@@ -46,9 +46,14 @@ def _celery_in_process():
 
     The end-to-end test switches to a real broker and worker itself.
     """
+    from django.test import override_settings
+
     from config.celery import app
 
     previous = app.conf.task_always_eager
     app.conf.task_always_eager = True
-    yield
+    # Units on one thread: other threads could not see a test's uncommitted
+    # transaction. test_pipeline covers the threaded path.
+    with override_settings(PARAPET_INPROCESS_CONCURRENCY=1):
+        yield
     app.conf.task_always_eager = previous

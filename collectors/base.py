@@ -14,7 +14,8 @@ from typing import Any, ClassVar
 
 import boto3
 from botocore.client import BaseClient
-from botocore.exceptions import ClientError, ResponseParserError
+from botocore.exceptions import ClientError
+from botocore.parsers import ResponseParserError
 
 from accounts.aws import DEFAULT_REGION, make_client
 from collectors.errors import classify, error_code

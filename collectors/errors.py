@@ -9,8 +9,8 @@ from botocore.exceptions import (
     EndpointConnectionError,
     NoCredentialsError,
     ReadTimeoutError,
-    ResponseParserError,
 )
+from botocore.parsers import ResponseParserError
 
 from collectors.models import ErrorKind
 

@@ -7,8 +7,10 @@ import functools
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from django import db
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
@@ -120,7 +122,7 @@ def validate_scope(regions: list[str], services: list[str]) -> list[str]:
 
 
 def start_scan(scan_id: int) -> None:
-    from celery import chord, group
+    from celery import chord, current_app, group
 
     from collectors import tasks
 
@@ -135,9 +137,32 @@ def start_scan(scan_id: int) -> None:
     if not unit_ids:
         tasks.finish_scan.delay(scan_id)
         return
+    if current_app.conf.task_always_eager:
+        # No broker: run the units on threads of this process, as a worker
+        # pool would, then finish.
+        run_units_in_process(unit_ids)
+        finish_scan(scan_id)
+        return
     chord(group(tasks.run_unit.si(pk) for pk in unit_ids))(
         tasks.finish_scan.si(scan_id)
     )
+
+
+def run_units_in_process(unit_ids: list[int]) -> None:
+    workers = settings.PARAPET_INPROCESS_CONCURRENCY
+    if workers <= 1:
+        for pk in unit_ids:
+            run_unit(pk)
+        return
+
+    def run(pk: int) -> None:
+        try:
+            run_unit(pk)
+        finally:
+            db.connections.close_all()  # this thread's connection
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="unit") as pool:
+        list(pool.map(run, unit_ids))
 
 
 @dataclass

@@ -161,6 +161,8 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Without a broker, a scan's units run on this many threads of the process.
+PARAPET_INPROCESS_CONCURRENCY = env_int("PARAPET_INPROCESS_CONCURRENCY", 8, minimum=1)
 
 # AWS access. Base credentials come from the standard boto3 chain; the endpoint
 # from botocore's own AWS_ENDPOINT_URL.

@@ -254,3 +254,18 @@ def test_error_classification_without_secrets():
     assert (
         classify(EndpointConnectionError(endpoint_url="http://x"))[0] == "unreachable"
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_units_run_on_threads_without_a_broker(moto_org, settings):
+    """Without Redis a scan's units run on a thread pool of the process."""
+    settings.PARAPET_INPROCESS_CONCURRENCY = 4
+    s3 = member_session(moto_org.member_ids[0]).client("s3")
+    s3.create_bucket(Bucket="threaded-scan-bucket")
+
+    scan = pipeline.plan_scan(moto_org, services=["s3", "iam"])  # autocommit
+    scan.refresh_from_db()
+
+    assert scan.status == Scan.Status.FINISHED
+    assert scan.units.filter(status=ScanUnit.Status.OK).count() == 6
+    assert Finding.objects.filter(resource__resource_id="threaded-scan-bucket").exists()
