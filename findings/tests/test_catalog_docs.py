@@ -19,3 +19,15 @@ def test_every_control_is_listed_under_its_section():
     text = catalog_markdown()
     for control_id in REGISTRY:
         assert f"| `{control_id}` |" in text
+
+
+def test_every_checkable_section_has_controls():
+    from findings.sections import SECTIONS, controls_in
+
+    empty = [
+        s.slug
+        for s in SECTIONS
+        if s.kind in ("checkable", "split") and not controls_in(s.slug)
+    ]
+    assert not empty, f"checkable sections without controls: {empty}"
+    assert len(REGISTRY) >= 170
