@@ -731,7 +731,7 @@ def test_block_public_access_unreadable_is_recorded_and_the_unit_goes_on(vpc_aws
     setting = of_type(records, BLOCK_PUBLIC_ACCESS)["us-east-1"]
     assert "VpcBlockPublicAccessOptions" not in setting.config
     assert setting.config["_errors"]["VpcBlockPublicAccessOptions"].startswith(
-        "other: DescribeVpcBlockPublicAccessOptions"
+        "unsupported:"
     )
     assert of_type(records, INTERNET_GATEWAY)  # the rest of the unit is collected
     assert of_type(records, ROUTE_TABLE)
