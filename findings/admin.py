@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from findings.models import Finding, FindingChange
+from findings.models import DigestSubscription, Finding, FindingChange, SentDigest
 
 
 class FindingChangeInline(admin.TabularInline):
@@ -37,3 +37,81 @@ class FindingAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+# -- Email digests (findings/digests.py) -----------------------------------------------
+
+
+@admin.register(DigestSubscription)
+class DigestSubscriptionAdmin(admin.ModelAdmin):
+    """Users' subscriptions, and teams' defaults for their new members."""
+
+    list_display = [
+        "__str__",
+        "active",
+        "frequency",
+        "hour",
+        "weekday",
+        "timezone",
+        "min_severity",
+    ]
+    list_filter = [
+        "active",
+        "frequency",
+        ("default_for_team", admin.EmptyFieldListFilter),
+    ]
+    search_fields = ["user__username", "user__email", "default_for_team__name"]
+    list_select_related = ["user", "default_for_team"]
+    raw_id_fields = ["user"]
+    filter_horizontal = ["teams", "accounts"]
+    actions = ["subscribe_members"]
+
+    @admin.action(description="Subscribe the team's members who have no digest yet")
+    def subscribe_members(self, request, queryset) -> None:
+        from findings.digests import subscribe_team_members
+
+        added = sum(
+            subscribe_team_members(default)
+            for default in queryset.filter(default_for_team__isnull=False)
+        )
+        self.message_user(request, f"{added} member(s) subscribed.")
+
+
+@admin.register(SentDigest)
+class SentDigestAdmin(admin.ModelAdmin):
+    """The delivery log: one row per user and period, written by the sender."""
+
+    list_display = [
+        "user",
+        "frequency",
+        "period_end",
+        "status",
+        "attempts",
+        "trigger",
+        "sent_at",
+    ]
+    list_filter = ["status", "frequency", "trigger"]
+    search_fields = ["user__username", "to_address", "subject"]
+    list_select_related = ["user"]
+    date_hierarchy = "period_end"
+    readonly_fields = [f.name for f in SentDigest._meta.fields]
+    actions = ["retry"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Retry sending the selected failed digests")
+    def retry(self, request, queryset) -> None:
+        from findings.digests import enqueue
+
+        failed = list(
+            queryset.filter(status=SentDigest.Status.FAILED).values_list(
+                "pk", flat=True
+            )
+        )
+        for pk in failed:
+            enqueue(pk)
+        self.message_user(request, f"{len(failed)} digest(s) queued again.")

@@ -1,9 +1,18 @@
+import functools
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, available_timezones
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.signals import m2m_changed, post_save
+from django.dispatch import receiver
 
-from accounts.models import Account
+from accounts.models import Account, Membership, Team
 from collectors.models import Resource, Scan, Snapshot
-from findings.controls.base import REGISTRY, Control, Status
+from findings.controls.base import REGISTRY, Control, Severity, Status
 from findings.querysets import FindingQuerySet, RollupQuerySet
 
 STATUS_CHOICES = [(s.value, s.value.replace("_", " ").title()) for s in Status]
@@ -145,3 +154,269 @@ def pass_rate(passed: int, failed: int, errors: int, unknown: int) -> float | No
 
 
 __all__ = ["ControlRollup", "Finding", "FindingChange", "pass_rate", "Q"]
+
+
+# -- Email digests ---------------------------------------------------------------------
+
+
+@functools.cache
+def time_zone_names() -> frozenset[str]:
+    """IANA names; reading the tz database is slow, so once per process."""
+    return frozenset(available_timezones())
+
+
+def validate_timezone(value: str) -> None:
+    if value not in time_zone_names():
+        raise ValidationError(f"{value!r} is not an IANA time zone name.")
+
+
+def validate_section_slugs(value: list) -> None:
+    from findings import sections
+
+    if not isinstance(value, list):
+        raise ValidationError("Sections must be a list of slugs.")
+    unknown = [s for s in value if not sections.get_section(str(s))]
+    if unknown:
+        raise ValidationError(f"Unknown sections: {', '.join(map(str, unknown))}")
+
+
+SEVERITY_CHOICES = [(s.value, s.value.title()) for s in Severity]
+
+
+class DigestSubscription(models.Model):
+    """When and about what one user gets an email digest.
+
+    A row with ``default_for_team`` instead of a user is a team's default: a
+    user who joins the team and has no subscription yet gets a copy of it,
+    scoped to that team (``findings.digests.apply_team_default``).
+    """
+
+    class Frequency(models.TextChoices):
+        DAILY = "daily", "Daily"
+        WEEKLY = "weekly", "Weekly"
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, "Monday"
+        TUESDAY = 1, "Tuesday"
+        WEDNESDAY = 2, "Wednesday"
+        THURSDAY = 3, "Thursday"
+        FRIDAY = 4, "Friday"
+        SATURDAY = 5, "Saturday"
+        SUNDAY = 6, "Sunday"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="digest_subscription",
+    )
+    default_for_team = models.OneToOneField(
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="digest_default",
+        help_text="Set instead of a user: new members of this team are subscribed "
+        "with these settings.",
+    )
+    active = models.BooleanField(default=True)
+    frequency = models.CharField(
+        max_length=6, choices=Frequency.choices, default=Frequency.DAILY
+    )
+    hour = models.PositiveSmallIntegerField(
+        default=8,
+        validators=[MaxValueValidator(23)],
+        help_text="Hour of the day (0-23) in the subscription's time zone.",
+    )
+    weekday = models.PositiveSmallIntegerField(
+        choices=Weekday.choices,
+        default=Weekday.MONDAY,
+        help_text="Day of a weekly digest.",
+    )
+    timezone = models.CharField(
+        max_length=64, default="UTC", validators=[validate_timezone]
+    )
+    # Scope: no team and no account chosen means every account the user may
+    # see. Whatever is chosen, the user's teams bound it at send time.
+    teams = models.ManyToManyField(Team, blank=True, related_name="+")
+    accounts = models.ManyToManyField(Account, blank=True, related_name="+")
+    sections = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_section_slugs],
+        help_text="Whitepaper section slugs (with everything below them); "
+        "empty means all sections.",
+    )
+    min_severity = models.CharField(
+        max_length=8,
+        choices=SEVERITY_CHOICES,
+        default=Severity.LOW.value,
+        help_text="Findings of lower severity are left out of the lists.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            # Either a user's subscription or a team's default, never both.
+            models.CheckConstraint(
+                condition=Q(user__isnull=False, default_for_team__isnull=True)
+                | Q(user__isnull=True, default_for_team__isnull=False),
+                name="digest_user_xor_team_default",
+                violation_error_message="Set either a user or a team (whose new "
+                "members get this default), not both.",
+            ),
+        ]
+        indexes = [
+            # The hourly run: active subscriptions of users.
+            models.Index(
+                fields=["active"],
+                name="digest_active_idx",
+                condition=Q(user__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        owner = self.user or f"default of team {self.default_for_team}"
+        return f"{self.get_frequency_display()} digest for {owner}"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def period(self) -> timedelta:
+        return timedelta(days=7 if self.frequency == self.Frequency.WEEKLY else 1)
+
+    def _slot_on(self, day: date) -> datetime:
+        """The digest time on a local calendar day, in UTC."""
+        local = datetime.combine(day, time(self.hour), tzinfo=self.zone)
+        return local.astimezone(UTC)
+
+    def _is_send_day(self, day: date) -> bool:
+        return self.frequency == self.Frequency.DAILY or day.weekday() == self.weekday
+
+    def latest_slot(self, now: datetime) -> datetime:
+        """The most recent send time at or before ``now`` (UTC)."""
+        today = now.astimezone(self.zone).date()
+        for back in range(9):
+            day = today - timedelta(days=back)
+            if self._is_send_day(day) and self._slot_on(day) <= now:
+                return self._slot_on(day)
+        raise AssertionError("a send day occurs every week")  # pragma: no cover
+
+    def next_slot(self, now: datetime) -> datetime:
+        """The first send time after ``now`` (UTC), for the settings page."""
+        today = now.astimezone(self.zone).date()
+        for ahead in range(9):
+            day = today + timedelta(days=ahead)
+            if self._is_send_day(day) and self._slot_on(day) > now:
+                return self._slot_on(day)
+        raise AssertionError("a send day occurs every week")  # pragma: no cover
+
+    def previous_slot(self, slot: datetime) -> datetime:
+        """The send time one period before ``slot``, by the local calendar."""
+        day = slot.astimezone(self.zone).date() - self.period
+        return self._slot_on(day)
+
+
+class SentDigest(models.Model):
+    """One digest for one user and period, claimed before it is sent.
+
+    The unique (user, frequency, period_end) row is the exactly-once rule: a
+    second beat tick or a retried task finds the row and does not send again.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Claimed, not sent yet"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        EMPTY = "empty", "Nothing to report (not sent)"
+        SKIPPED = "skipped", "Skipped"
+        FAILED = "failed", "Failed"
+
+    class Trigger(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        MANUAL = "manual", "Command line"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    subscription = models.ForeignKey(
+        DigestSubscription,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="sent",
+    )
+    frequency = models.CharField(
+        max_length=6, choices=DigestSubscription.Frequency.choices
+    )
+    trigger = models.CharField(
+        max_length=10, choices=Trigger.choices, default=Trigger.SCHEDULED
+    )
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    status = models.CharField(
+        max_length=8, choices=Status.choices, default=Status.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    to_address = models.CharField(max_length=320, blank=True)
+    subject = models.CharField(max_length=300, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Set by every claim and state change: a SENDING row older than the lease
+    # belongs to a worker that died and may be claimed again.
+    updated_at = models.DateTimeField(auto_now=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-period_end", "-pk"]
+        constraints = [
+            # Exactly one digest per user and period, whoever claims it first.
+            models.UniqueConstraint(
+                fields=["user", "frequency", "period_end"],
+                name="digest_once_per_period",
+            ),
+        ]
+        indexes = [
+            # The hourly run's recovery sweep: claimed rows never finished.
+            models.Index(
+                fields=["status", "updated_at"],
+                name="digest_unfinished_idx",
+                condition=Q(status__in=["pending", "sending"]),
+            ),
+            # "Since the previous digest" and the settings page's history.
+            models.Index(fields=["user", "-period_end"], name="digest_user_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.frequency} digest for {self.user} until {self.period_end:%c}"
+
+
+@receiver(post_save, sender=Membership, dispatch_uid="digest_default_on_membership")
+def _subscribe_new_member(sender, instance, created, raw=False, **kwargs) -> None:
+    if created and not raw:
+        from findings.digests import apply_team_default
+
+        apply_team_default(instance.team_id, instance.user_id)
+
+
+@receiver(
+    m2m_changed, sender=Team.members.through, dispatch_uid="digest_default_on_add"
+)
+def _subscribe_added_members(
+    sender, instance, action, reverse, pk_set, **kwargs
+) -> None:
+    # team.members.add() bulk-creates memberships: no post_save is sent.
+    if action != "post_add" or not pk_set:
+        return
+    from findings.digests import apply_team_default
+
+    for pk in pk_set:
+        team_id, user_id = (pk, instance.pk) if reverse else (instance.pk, pk)
+        apply_team_default(team_id, user_id)
+
+
+__all__ += ["DigestSubscription", "SentDigest"]
