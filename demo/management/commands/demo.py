@@ -109,6 +109,8 @@ class Command(BaseCommand):
         org = Organization.objects.get(name=DEMO_ORG)
         demo, _ = User.objects.get_or_create(username=DEMO_USER)
         demo.is_staff = demo.is_superuser = True
+        # An address, so `send_digests --now` prints their digest (console).
+        demo.email = "security-lead@example.com"
         demo.set_password(DEMO_PASSWORD)
         demo.save()
         security, _ = Team.objects.get_or_create(name="Security")
@@ -117,6 +119,7 @@ class Command(BaseCommand):
             team=security, user=demo, defaults={"role": Membership.Role.ADMIN}
         )
         scoped, _ = User.objects.get_or_create(username=SCOPED_USER)
+        scoped.email = "dev-lead@example.com"
         scoped.set_password(DEMO_PASSWORD)
         scoped.save()
         dev, _ = Team.objects.get_or_create(name="Dev")
