@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import boto3
 from botocore.client import BaseClient
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, UnknownRegionError
 from botocore.parsers import ResponseParserError
 
 from accounts.aws import DEFAULT_REGION, make_client
@@ -67,6 +67,26 @@ class Collector:
             client.meta.events.register("before-send", self._count_call)
             self._clients[key] = client
         return self._clients[key]
+
+    def partition(self) -> str | None:
+        """aws, aws-cn, aws-us-gov ... of this region (None: unknown to botocore)."""
+        try:
+            return self.session.get_partition_for_region(self.client_region)
+        except UnknownRegionError:
+            return None
+
+    def offered_here(self, service_name: str) -> bool:
+        """Whether botocore knows an endpoint of ``service_name`` in this region.
+
+        Some services run in a few regions only; elsewhere there is nothing
+        to ask and nothing to collect. A region newer than this botocore is
+        asked anyway, so any error shows.
+        """
+        partition = self.partition()
+        if partition is None:
+            return True
+        regions = self.session.get_available_regions(service_name, partition)
+        return not regions or self.client_region in regions
 
     def _count_call(self, **kwargs: Any) -> None:
         self.api_calls += 1

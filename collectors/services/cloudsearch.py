@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from botocore.client import BaseClient
-from botocore.exceptions import UnknownRegionError
 
 from collectors.base import (
     ERRORS_KEY,
@@ -43,7 +42,7 @@ class CloudSearchCollector(Collector):
     resource_types = (DOMAIN,)
 
     def collect(self) -> Iterator[ResourceRecord]:
-        if not self._offered_here():
+        if not self.offered_here("cloudsearch"):
             return
         client = self.client("cloudsearch")
         domains = client.describe_domains().get("DomainStatusList", [])
@@ -53,19 +52,6 @@ class CloudSearchCollector(Collector):
             record = self._domain(client, status)
             if record is not None:
                 yield record
-
-    def _partition(self) -> str | None:
-        try:
-            return self.session.get_partition_for_region(self.client_region)
-        except UnknownRegionError:
-            return None  # a region newer than this botocore
-
-    def _offered_here(self) -> bool:
-        partition = self._partition()
-        if partition is None:
-            return True  # ask, and let any error show
-        regions = self.session.get_available_regions("cloudsearch", partition)
-        return not regions or self.client_region in regions
 
     def _domain(self, client: BaseClient, status: dict) -> ResourceRecord | None:
         name = status["DomainName"]

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from botocore.client import BaseClient
-from botocore.exceptions import ClientError, UnknownRegionError
+from botocore.exceptions import ClientError
 
 from collectors.base import (
     ERRORS_KEY,
@@ -51,28 +51,13 @@ class DataPipelineCollector(Collector):
         self._roles: dict[str, tuple[dict | None, str]] = {}
 
     def collect(self) -> Iterator[ResourceRecord]:
-        if not self._offered_here():
+        if not self.offered_here("datapipeline"):
             return
         client = self.client("datapipeline")
         for listed in self.paginate(client, "list_pipelines", "pipelineIdList"):
             record = self._pipeline(client, listed)
             if record is not None:
                 yield record
-
-    def _partition(self) -> str | None:
-        try:
-            return self.session.get_partition_for_region(self.client_region)
-        except UnknownRegionError:
-            return None  # a region newer than this botocore
-
-    def _offered_here(self) -> bool:
-        # Data Pipeline runs in five regions only; elsewhere there is no
-        # endpoint to ask and nothing to collect.
-        partition = self._partition()
-        if partition is None:
-            return True  # ask, and let any error show
-        regions = self.session.get_available_regions("datapipeline", partition)
-        return not regions or self.client_region in regions
 
     def _pipeline(self, client: BaseClient, listed: dict) -> ResourceRecord | None:
         pipeline_id = listed["id"]
@@ -100,7 +85,7 @@ class DataPipelineCollector(Collector):
             errors["Roles"] = "other: not read (the definition could not be read)"
         if errors:
             config[ERRORS_KEY] = errors
-        partition = self._partition() or "aws"
+        partition = self.partition() or "aws"
         return ResourceRecord(
             resource_type=PIPELINE,
             resource_id=pipeline_id,

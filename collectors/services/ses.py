@@ -11,7 +11,6 @@ from itertools import islice
 from typing import Any
 
 from botocore.client import BaseClient
-from botocore.exceptions import UnknownRegionError
 
 from collectors.base import (
     ERRORS_KEY,
@@ -49,7 +48,7 @@ class SESCollector(Collector):
     resource_types = (IDENTITY,)
 
     def collect(self) -> Iterator[ResourceRecord]:
-        if not self._offered_here():
+        if not self.offered_here("ses"):
             return
         ses = self.client("ses")
         identities = self.paginate(
@@ -62,21 +61,6 @@ class SESCollector(Collector):
         while batch := list(islice(iterator, ATTRIBUTE_BATCH)):
             yield from self._batch(ses, batch)
 
-    def _partition(self) -> str | None:
-        try:
-            return self.session.get_partition_for_region(self.client_region)
-        except UnknownRegionError:
-            return None  # a region newer than this botocore
-
-    def _offered_here(self) -> bool:
-        # SES (API v1) is not offered in every region; where it is not, there
-        # is no endpoint to ask and nothing to collect.
-        partition = self._partition()
-        if partition is None:
-            return True  # ask, and let any error show
-        regions = self.session.get_available_regions("ses", partition)
-        return not regions or self.client_region in regions
-
     def _batch(self, ses: BaseClient, names: list[str]) -> Iterator[ResourceRecord]:
         errors: dict[str, str] = {}
         attributes: dict[str, dict] = {}
@@ -85,7 +69,7 @@ class SESCollector(Collector):
                 errors, key, getattr(ses, operation), Identities=names
             )
             attributes[key] = (response or {}).get(response_key) or {}
-        partition = self._partition() or "aws"
+        partition = self.partition() or "aws"
         for name in names:
             is_domain = "@" not in name
             config: dict[str, Any] = {

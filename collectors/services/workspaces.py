@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from botocore.client import BaseClient
-from botocore.exceptions import UnknownRegionError
 
 from collectors.base import (
     ERRORS_KEY,
@@ -35,7 +34,7 @@ class WorkSpacesCollector(Collector):
     resource_types = (WORKSPACE,)
 
     def collect(self) -> Iterator[ResourceRecord]:
-        if not self._offered_here():
+        if not self.offered_here("workspaces"):
             return
         client = self.client("workspaces")
         workspaces = self.paginate(
@@ -46,21 +45,6 @@ class WorkSpacesCollector(Collector):
         )
         for workspace in workspaces:
             yield self._workspace(client, workspace)
-
-    def _partition(self) -> str | None:
-        try:
-            return self.session.get_partition_for_region(self.client_region)
-        except UnknownRegionError:
-            return None  # a region newer than this botocore
-
-    def _offered_here(self) -> bool:
-        # WorkSpaces runs in about half of the regions; elsewhere there is no
-        # endpoint to ask and nothing to collect.
-        partition = self._partition()
-        if partition is None:
-            return True  # ask, and let any error show
-        regions = self.session.get_available_regions("workspaces", partition)
-        return not regions or self.client_region in regions
 
     def _workspace(self, client: BaseClient, workspace: dict) -> ResourceRecord:
         workspace_id = workspace["WorkspaceId"]
@@ -78,7 +62,7 @@ class WorkSpacesCollector(Collector):
         if errors:
             config[ERRORS_KEY] = errors
         user = workspace.get("UserName", "")
-        partition = self._partition() or "aws"
+        partition = self.partition() or "aws"
         return ResourceRecord(
             resource_type=WORKSPACE,
             resource_id=workspace_id,
