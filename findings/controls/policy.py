@@ -115,3 +115,24 @@ def glob(pattern: str) -> re.Pattern[str]:
     """An IAM wildcard pattern (* and ?) as a regular expression."""
     parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
     return re.compile("".join(parts), re.DOTALL)
+
+
+def granted_actions(statement: dict) -> str:
+    """The actions a statement grants, as text for a finding's reason."""
+    if "NotAction" in statement:
+        return "everything except " + ", ".join(
+            map(str, as_list(statement["NotAction"]))
+        )
+    return ", ".join(map(str, as_list(statement.get("Action")))) or "nothing"
+
+
+def describe_public_grant(policy: dict, statement: dict, noun: str) -> str:
+    """'queue policy statement "Open" allows Principal * on sqs:* without ...'."""
+    sid = statement.get("Sid")
+    position = statements(policy).index(statement) + 1
+    label = f'statement "{sid}"' if sid else f"statement {position}"
+    who = "anyone but NotPrincipal" if "NotPrincipal" in statement else "Principal *"
+    return (
+        f"{noun} {label} allows {who} on {granted_actions(statement)} "
+        "without a condition"
+    )

@@ -24,6 +24,7 @@ from findings.controls.policy import (
     PUBLIC_GROUPS,
     as_list,
     glob,
+    granted_actions,
     is_everyone,
     public_statements,
     statements,
@@ -48,14 +49,8 @@ LOG_TARGET_TAG = ("log-target", "true")
 
 
 def _describe_grant(statement: dict) -> str:
-    if "NotAction" in statement:
-        actions = "everything except " + ", ".join(
-            map(str, as_list(statement["NotAction"]))
-        )
-    else:
-        actions = ", ".join(map(str, as_list(statement.get("Action")))) or "nothing"
     who = "anyone but NotPrincipal" if "NotPrincipal" in statement else "Principal *"
-    return f"bucket policy allows {who} on {actions}"
+    return f"bucket policy allows {who} on {granted_actions(statement)}"
 
 
 def _covers(patterns: Iterable[str], bucket_arn: str) -> tuple[bool, bool]:

@@ -13,25 +13,11 @@ from findings.controls.base import (
     failed,
     passed,
 )
-from findings.controls.policy import as_list, public_statements, statements
+from findings.controls.policy import describe_public_grant, public_statements
 
 SECTION = "service/app-integration/sns"
 TOPIC = "AWS::SNS::Topic"
 SUBSCRIPTION = "AWS::SNS::Subscription"
-
-
-def _describe_grant(policy: dict, statement: dict) -> str:
-    sid = statement.get("Sid")
-    position = statements(policy).index(statement) + 1
-    label = f'statement "{sid}"' if sid else f"statement {position}"
-    if "NotAction" in statement:
-        actions = "everything except " + ", ".join(
-            map(str, as_list(statement["NotAction"]))
-        )
-    else:
-        actions = ", ".join(map(str, as_list(statement.get("Action")))) or "nothing"
-    who = "anyone but NotPrincipal" if "NotPrincipal" in statement else "Principal *"
-    return f"topic policy {label} allows {who} on {actions} without a condition"
 
 
 @control(
@@ -94,7 +80,8 @@ def topic_no_public_policy(r: ResourceView, ctx: Context) -> Result:
         return passed("topic has no access policy: only the owner may use it")
     public = public_statements(policy)
     if public:
-        return failed("; ".join(_describe_grant(policy, s) for s in public))
+        reasons = [describe_public_grant(policy, s, "topic policy") for s in public]
+        return failed("; ".join(reasons))
     return passed("no topic policy statement allows everyone without a condition")
 
 
