@@ -372,12 +372,15 @@ def build_message(digest: SentDigest, content: DigestContent) -> EmailMultiAlter
 
 
 def unsubscribe_token(subscription: DigestSubscription) -> str:
-    return signing.dumps([subscription.user_id, subscription.pk], salt=UNSUBSCRIBE_SALT)
+    # No timestamp: the same link in every digest, valid as long as the
+    # subscription (and SECRET_KEY, or its fallbacks) exists.
+    signer = signing.Signer(salt=UNSUBSCRIBE_SALT)
+    return signer.sign_object([subscription.user_id, subscription.pk])
 
 
 def subscription_for_token(token: str) -> DigestSubscription | None:
     """The subscription a signed link names; raises BadSignature if tampered."""
-    user_id, pk = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    user_id, pk = signing.Signer(salt=UNSUBSCRIBE_SALT).unsign_object(token)
     return DigestSubscription.objects.filter(pk=pk, user_id=user_id).first()
 
 
