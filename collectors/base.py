@@ -101,6 +101,29 @@ class Collector:
         else:
             yield from getattr(client, operation)(**kwargs).get(result_key, [])
 
+    def gather(
+        self,
+        errors: dict[str, str],
+        key: str,
+        client: BaseClient,
+        operation: str,
+        result_key: str,
+        **kwargs: Any,
+    ) -> list | None:
+        """Every item of a paginated sub-listing, or None (failure in ``errors``).
+
+        ``optional`` for a listing: a page that fails midway records the
+        failure instead of yielding a partial list that would read as complete.
+        """
+
+        def drain() -> dict:
+            return {
+                "items": list(self.paginate(client, operation, result_key, **kwargs))
+            }
+
+        response = self.optional(errors, key, drain)
+        return None if response is None else response["items"]
+
     def optional(
         self,
         errors: dict[str, str],

@@ -81,25 +81,6 @@ class EC2APICollector(Collector):
             tags=tags,
         )
 
-    def _gather(
-        self,
-        errors: dict[str, str],
-        key: str,
-        client: BaseClient,
-        operation: str,
-        result_key: str,
-        **kwargs: Any,
-    ) -> list | None:
-        """Every item of a paginated sub-listing, or None (failure in ``errors``)."""
-
-        def drain() -> dict:
-            return {
-                "items": list(self.paginate(client, operation, result_key, **kwargs))
-            }
-
-        response = self.optional(errors, key, drain)
-        return None if response is None else response["items"]
-
 
 @register
 class EC2Collector(EC2APICollector):
@@ -156,13 +137,13 @@ class EC2Collector(EC2APICollector):
 
     def _vpcs(self, ec2: BaseClient) -> Iterator[ResourceRecord]:
         shared_errors: dict[str, str] = {}
-        flow_logs = self._gather(
+        flow_logs = self.gather(
             shared_errors, "FlowLogs", ec2, "describe_flow_logs", "FlowLogs"
         )
         logs_by_resource: dict[str, list[dict]] = defaultdict(list)
         for flow_log in flow_logs or ():
             logs_by_resource[flow_log.get("ResourceId", "")].append(flow_log)
-        endpoints = self._gather(
+        endpoints = self.gather(
             shared_errors,
             "VpcEndpoints",
             ec2,
@@ -223,7 +204,7 @@ class EC2Collector(EC2APICollector):
 
     def _security_groups(self, ec2: BaseClient) -> Iterator[ResourceRecord]:
         shared_errors: dict[str, str] = {}
-        rules = self._gather(
+        rules = self.gather(
             shared_errors,
             "SecurityGroupRules",
             ec2,

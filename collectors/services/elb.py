@@ -121,25 +121,6 @@ class ELBCollector(Collector):
         except UnknownRegionError:
             return "aws"  # a region newer than this botocore
 
-    def _gather(
-        self,
-        errors: dict[str, str],
-        key: str,
-        client: BaseClient,
-        operation: str,
-        result_key: str,
-        **kwargs: Any,
-    ) -> list | None:
-        """Every item of a paginated sub-listing, or None (failure in ``errors``)."""
-
-        def drain() -> dict:
-            return {
-                "items": list(self.paginate(client, operation, result_key, **kwargs))
-            }
-
-        response = self.optional(errors, key, drain)
-        return None if response is None else response["items"]
-
     # -- ALB / NLB / GWLB
 
     def _load_balancer(
@@ -216,7 +197,7 @@ class ELBCollector(Collector):
                 elbv2, errors, listener.get("SslPolicy")
             )
         elif protocol == "HTTP" and balancer.get("Type") == "application":
-            rules = self._gather(
+            rules = self.gather(
                 errors,
                 "Rules",
                 elbv2,

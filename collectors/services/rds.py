@@ -168,25 +168,6 @@ class RDSCollector(Collector):
             tags=tag_dict(item.get("TagList")),
         )
 
-    def _gather(
-        self,
-        errors: dict[str, str],
-        key: str,
-        client: BaseClient,
-        operation: str,
-        result_key: str,
-        **kwargs: Any,
-    ) -> list | None:
-        """Every item of a paginated sub-listing, or None (failure in ``errors``)."""
-
-        def drain() -> dict:
-            return {
-                "items": list(self.paginate(client, operation, result_key, **kwargs))
-            }
-
-        response = self.optional(errors, key, drain)
-        return None if response is None else response["items"]
-
     # -- parameter groups
 
     def _parameter_group(
@@ -198,7 +179,7 @@ class RDSCollector(Collector):
     ) -> ResourceRecord:
         errors: dict[str, str] = {}
         if kind == "cluster":
-            parameters = self._gather(
+            parameters = self.gather(
                 errors,
                 "Parameters",
                 rds,
@@ -210,7 +191,7 @@ class RDSCollector(Collector):
             arn = self._arn("cluster-pg", name)
             name_key = "DBClusterParameterGroupName"
         else:
-            parameters = self._gather(
+            parameters = self.gather(
                 errors,
                 "Parameters",
                 rds,
