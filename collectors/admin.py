@@ -1,7 +1,9 @@
-from django.contrib import admin
-from django.db.models import Case, Value, When
+from django.contrib import admin, messages
+from django.db.models import Case, QuerySet, Value, When
+from django.http import HttpRequest
 
 from collectors.models import Resource, Scan, ScanUnit
+from collectors.pipeline import cancel_scan
 
 
 class ReadOnlyMixin:
@@ -56,11 +58,23 @@ class ScanAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "trigger",
         "started_at",
         "finished_at",
+        "message",
     ]
     list_filter = ["status", "trigger", "organization"]
     date_hierarchy = "started_at"
     list_select_related = ["organization"]
     inlines = [ScanUnitInline]
+    actions = ["cancel_scans"]
+
+    @admin.action(description="Cancel selected scans still in progress")
+    def cancel_scans(self, request: HttpRequest, queryset: QuerySet) -> None:
+        by = request.user.get_username()
+        cancelled = [scan.pk for scan in queryset if cancel_scan(scan.pk, by=by)]
+        self.message_user(
+            request,
+            f"Cancelled {len(cancelled)} scan(s); the others had already ended.",
+            messages.SUCCESS if cancelled else messages.WARNING,
+        )
 
 
 @admin.register(Resource)

@@ -44,12 +44,26 @@ def start_moto_server(
     os.environ.update(MOTO_ENVIRONMENT)
     _load_managed_policies_in_aws_partition_only()
     if quiet:
-        # werkzeug logs every request at INFO; a seed makes hundreds.
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        _quiet_simulator_console()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     host, bound_port = server.get_host_and_port()
     return server, f"http://{host}:{bound_port}"
+
+
+def _quiet_simulator_console() -> None:
+    """Keep moto's own chatter off the demo console.
+
+    werkzeug logs every request at INFO, and a traceback at ERROR for every
+    call moto does not implement (Parapet records those as "unsupported by
+    the simulator" gaps, which the scans page shows). For services it has no
+    backend for at all, moto ``print``s a hint meant for its own developers;
+    a module-level ``print`` shadows the builtin for that module only.
+    """
+    from moto.moto_server import werkzeug_app
+
+    logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
+    werkzeug_app.print = lambda *args, **kwargs: None  # type: ignore[attr-defined]
 
 
 def _load_managed_policies_in_aws_partition_only() -> None:

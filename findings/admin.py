@@ -1,6 +1,13 @@
 from django.contrib import admin
 
-from findings.models import DigestSubscription, Finding, FindingChange, SentDigest
+from findings.models import (
+    DigestSubscription,
+    Finding,
+    FindingChange,
+    SentDigest,
+    Suppression,
+    SuppressionEvent,
+)
 
 
 class FindingChangeInline(admin.TabularInline):
@@ -115,3 +122,81 @@ class SentDigestAdmin(admin.ModelAdmin):
         for pk in failed:
             enqueue(pk)
         self.message_user(request, f"{len(failed)} digest(s) queued again.")
+
+
+# -- Exceptions (findings/suppressions.py) ---------------------------------------------
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows that only Parapet's own pages write."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class SuppressionEventInline(admin.TabularInline):
+    model = SuppressionEvent
+    extra = 0
+    can_delete = False
+    fields = ["at", "action", "actor", "changes"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(ReadOnlyAdmin):
+    """Read-only: exceptions are created, changed and revoked on the
+    Exceptions pages, which write the audit log and recount the dashboard with
+    every change; an edit here would do neither."""
+
+    list_display = [
+        "pk",
+        "control_id",
+        "scope",
+        "target_label",
+        "approver",
+        "owner",
+        "expires_at",
+        "revoked_at",
+    ]
+    list_filter = ["scope", "organization", ("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["control_id", "reason", "approver", "resource__resource_id"]
+    list_select_related = ["organization", "account", "resource", "owner"]
+    date_hierarchy = "expires_at"
+    inlines = [SuppressionEventInline]
+
+    def changelist_view(self, request, extra_context=None):
+        from django.contrib import messages
+
+        messages.info(
+            request,
+            "Exceptions are read-only here: create, change and revoke them on "
+            "the Exceptions pages, so the audit log stays complete.",
+        )
+        return super().changelist_view(request, extra_context)
+
+
+@admin.register(SuppressionEvent)
+class SuppressionEventAdmin(ReadOnlyAdmin):
+    """The exceptions' audit log; written with each change, never edited."""
+
+    list_display = ["at", "action", "suppression", "actor"]
+    list_filter = ["action"]
+    list_select_related = [
+        "suppression__organization",
+        "suppression__account",
+        "suppression__resource",
+        "actor",
+    ]
+    date_hierarchy = "at"

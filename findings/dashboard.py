@@ -2,21 +2,23 @@
 
 Every count and rate here is read from ControlRollup, never from the findings
 table. "Now" is the latest finished (or partially finished) scan of an
-organization; trends are one point per such scan. Every function takes the
-accounts the user may see (``Account.objects.for_user``) so nothing here can
-widen a user's scope.
+organization; trends are one point per scan day (the day's last scan), over a
+window that ends at "now". Every function takes the accounts the user may see
+(``Account.objects.for_user``) so nothing here can widen a user's scope.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Max, QuerySet, Sum
+from django.db.models.functions import TruncDate
 
+from accounts.aws_errors import ErrorKind
 from accounts.models import Account, Organization
-from collectors.models import ErrorKind, Scan, ScanUnit, Snapshot
+from collectors.models import GLOBAL_REGION, Scan, ScanUnit
 from findings.controls import REGISTRY, Control
 from findings.models import ControlRollup, FindingChange, pass_rate
 
@@ -25,8 +27,11 @@ DONE_STATUSES = (Scan.Status.FINISHED, Scan.Status.PARTIAL)
 COUNT_FIELDS = ("passed", "failed", "errors", "unknown", "not_applicable", "suppressed")
 # Prefixed: an annotation may not reuse a model field's name.
 _SUMS = {f"n_{name}": Sum(name) for name in COUNT_FIELDS}
-TREND_SCANS = 30
-SPARK_SCANS = 10
+#: Trend windows a page offers, in days; the default is the middle one.
+TREND_WINDOWS = (7, 30, 90, 365)
+DEFAULT_TREND_DAYS = 30
+#: Sparklines in tables show this many days.
+SPARK_DAYS = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,16 +54,18 @@ class Counts:
 
     @property
     def rate(self) -> float | None:
-        """passed / (passed + failed + errors + unknown); None if nothing applies."""
-        return pass_rate(self.passed, self.failed, self.errors, self.unknown)
+        """passed / everything that should pass; None if nothing applies."""
+        return pass_rate(
+            self.passed, self.failed, self.errors, self.unknown, self.suppressed
+        )
 
     @property
     def evaluated(self) -> int:
-        return self.passed + self.failed + self.errors + self.unknown
+        return self.passed + self.failed + self.errors + self.unknown + self.suppressed
 
     @property
     def not_passing(self) -> int:
-        return self.failed + self.errors + self.unknown
+        return self.failed + self.errors + self.unknown + self.suppressed
 
 
 def sum_counts(rollups: QuerySet) -> Counts:
@@ -101,12 +108,11 @@ def current_scan_ids(accounts: QuerySet) -> list[int]:
     )
 
 
-def _recent_scan_ids(organization: Organization, limit: int) -> list[int]:
-    return list(
-        Scan.objects.filter(organization=organization, status__in=DONE_STATUSES)
-        .order_by("-started_at")
-        .values_list("pk", flat=True)[:limit]
-    )
+def latest_scan_at(accounts: QuerySet) -> datetime | None:
+    """When the newest current scan of the accounts' organizations started."""
+    return Scan.objects.filter(
+        organization__in=organizations_for(accounts), status__in=DONE_STATUSES
+    ).aggregate(at=Max("started_at"))["at"]
 
 
 # -- Trends ----------------------------------------------------------------------
@@ -114,8 +120,7 @@ def _recent_scan_ids(organization: Organization, limit: int) -> list[int]:
 
 @dataclass(frozen=True, slots=True)
 class TrendPoint:
-    scan_id: int
-    at: datetime
+    at: datetime  # the day's last scan
     counts: Counts
 
     @property
@@ -123,19 +128,90 @@ class TrendPoint:
         return self.counts.rate
 
 
-def trend(rollups: QuerySet, limit: int = TREND_SCANS) -> list[TrendPoint]:
-    """One point per done scan, oldest first, over the given rollups."""
-    rows = (
-        rollups.filter(scan__status__in=DONE_STATUSES)
-        .values("scan_id", "at")
-        .annotate(**_SUMS)
-        .order_by("-at")[:limit]
+def window_start(until: datetime, days: int) -> datetime:
+    """The first instant of a window of ``days`` calendar days ending on ``until``.
+
+    Windows end at the dashboard's "now" (the latest scan), not at the wall
+    clock, so an organization that has not been scanned lately still shows
+    the trend that led to the figures on the page.
+    """
+    first = until.date() - timedelta(days=days - 1)
+    return datetime.combine(first, time.min, tzinfo=until.tzinfo)
+
+
+def _daily_scans(since: datetime) -> QuerySet:
+    """Ids of each organization's last done scan of every day since ``since``."""
+    return (
+        Scan.objects.filter(status__in=DONE_STATUSES, started_at__gte=since)
+        .order_by("organization_id", "started_at__date", "-started_at")
+        .distinct("organization_id", "started_at__date")
+        .values("pk")
     )
-    points = [TrendPoint(r["scan_id"], r["at"], Counts.from_row(r)) for r in rows]
-    return points[::-1]
+
+
+def _by_day(rollups: QuerySet, since: datetime, *keys: str) -> QuerySet:
+    """Summed counts per scan day (and ``keys``), one grouped query."""
+    return (
+        rollups.filter(scan_id__in=_daily_scans(since))
+        .values(*keys, day=TruncDate("at"))
+        .annotate(last=Max("at"), **_SUMS)
+        .order_by()
+    )
+
+
+def trend(rollups: QuerySet, since: datetime) -> list[TrendPoint]:
+    """One point per scan day since ``since`` (the day's last scan), oldest first."""
+    rows = sorted(_by_day(rollups, since), key=lambda r: r["day"])
+    return [TrendPoint(r["last"], Counts.from_row(r)) for r in rows]
+
+
+def daily_rates(
+    rollups: QuerySet, key: str, since: datetime
+) -> dict[Any, list[float | None]]:
+    """Per ``key`` value, its pass rate on each scan day since ``since``.
+
+    Every list has one entry per day on which any value has results (None
+    where this one has none), so sparklines in one table line up.
+    """
+    rows = list(_by_day(rollups, since, key))
+    days = sorted({r["day"] for r in rows})
+    position = {day: i for i, day in enumerate(days)}
+    rates: dict[Any, list[float | None]] = {}
+    for row in rows:
+        values = rates.setdefault(row[key], [None] * len(days))
+        values[position[row["day"]]] = Counts.from_row(row).rate
+    return rates
 
 
 # -- Coverage --------------------------------------------------------------------
+
+
+UNFINISHED = "Not finished"
+
+
+@dataclass
+class CoverageGap:
+    """An account, region or service not fully collected, and why."""
+
+    name: str
+    units: int
+    reasons: list[tuple[str, int]]  # (reason, units), most units first
+    account_pk: int | None = None  # for a link to the account page
+
+
+@dataclass
+class CoverageDimension:
+    """Accounts, regions or services of a scan: fully collected or with gaps."""
+
+    label: str
+    total: int
+    gaps: list[CoverageGap]
+    # Only skipped units (a region not enabled): nothing there to collect.
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> int:
+        return self.total - len(self.gaps) - len(self.skipped)
 
 
 @dataclass
@@ -145,38 +221,108 @@ class Coverage:
     skipped: int = 0
     unfinished: int = 0
     failed_by_kind: list[tuple[str, int]] = field(default_factory=list)
+    dimensions: list[CoverageDimension] = field(default_factory=list)
 
     @property
     def total(self) -> int:
         return self.ok + self.failed + self.skipped + self.unfinished
 
+    @property
+    def has_gaps(self) -> bool:
+        return bool(self.failed or self.unfinished)
+
+
+def _unit_counts(units: QuerySet, *keys: str) -> list[dict[str, Any]]:
+    return list(
+        units.values(*keys, "status", "error_kind").annotate(n=Count("pk")).order_by()
+    )
+
+
+def _gap_reason(row: dict[str, Any]) -> str | None:
+    """Why a group of units left a gap; None when it did not (collected, skipped)."""
+    if row["status"] == ScanUnit.Status.FAILED:
+        kind = row["error_kind"] or ErrorKind.OTHER
+        return dict(ErrorKind.choices).get(kind, kind)
+    if row["status"] in (ScanUnit.Status.PENDING, ScanUnit.Status.RUNNING):
+        return UNFINISHED
+    return None
+
+
+def _most_first(counts: dict[str, int]) -> list[tuple[str, int]]:
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _dimension(
+    label: str,
+    rows: list[dict[str, Any]],
+    key: str,
+    name: Callable[[dict[str, Any]], str] = lambda row: "",
+) -> CoverageDimension:
+    """Entities (``key``) of one kind; a gap is any unit not collected."""
+    entities: set[Any] = set()
+    attempted: set[Any] = set()
+    names: dict[Any, str] = {}
+    reasons: dict[Any, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for row in rows:
+        entities.add(row[key])
+        names[row[key]] = name(row) or str(row[key])
+        if row["status"] != ScanUnit.Status.SKIPPED:
+            attempted.add(row[key])
+        reason = _gap_reason(row)
+        if reason:
+            reasons[row[key]][reason] += row["n"]
+    gaps = [
+        CoverageGap(
+            names[k],
+            sum(by_reason.values()),
+            _most_first(by_reason),
+            k if key == "account_id" else None,
+        )
+        for k, by_reason in reasons.items()
+    ]
+    gaps.sort(key=lambda g: (-g.units, g.name))
+    skipped = sorted(names[k] for k in entities - attempted)
+    return CoverageDimension(label, len(entities), gaps, skipped)
+
 
 def coverage(scan: Scan, accounts: QuerySet) -> Coverage:
-    """Units of a scan by outcome, failures broken down by error kind."""
+    """Units of a scan by outcome, and which accounts, regions and services have
+    gaps, with the reasons (access denied, region not enabled, throttled ...).
+
+    Three small grouped queries; global services are not a region's gap.
+    """
+    units = ScanUnit.objects.filter(scan=scan, account__in=accounts)
+    by_account = _unit_counts(
+        units, "account_id", "account__name", "account__account_id"
+    )
     result = Coverage()
     by_kind: dict[str, int] = defaultdict(int)
-    rows = (
-        ScanUnit.objects.filter(scan=scan, account__in=accounts)
-        .values("status", "error_kind")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    for row in rows:
+    for row in by_account:
         status, n = row["status"], row["n"]
         if status == ScanUnit.Status.OK:
             result.ok += n
-        elif status == ScanUnit.Status.FAILED:
-            result.failed += n
-            by_kind[row["error_kind"] or ErrorKind.OTHER] += n
         elif status == ScanUnit.Status.SKIPPED:
             result.skipped += n
+        elif status == ScanUnit.Status.FAILED:
+            result.failed += n
+            by_kind[_gap_reason(row)] += n
         else:
             result.unfinished += n
-    labels = dict(ErrorKind.choices)
-    result.failed_by_kind = sorted(
-        ((labels.get(kind, kind), n) for kind, n in by_kind.items()),
-        key=lambda item: -item[1],
-    )
+    result.failed_by_kind = _most_first(by_kind)
+    result.dimensions = [
+        _dimension(
+            "Accounts",
+            by_account,
+            "account_id",
+            lambda row: row["account__name"] or row["account__account_id"],
+        ),
+        _dimension(
+            "Regions",
+            _unit_counts(units.exclude(region=GLOBAL_REGION), "region"),
+            "region",
+        ),
+        _dimension("Services", _unit_counts(units, "service"), "service"),
+    ]
     return result
 
 
@@ -255,6 +401,7 @@ def section_rows(by_section: dict[str, Counts]) -> list[SectionRow]:
 class ControlRow:
     control_id: str
     counts: Counts
+    spark: list[float | None] = field(default_factory=list)
 
     @property
     def control(self) -> Control | None:
@@ -302,23 +449,71 @@ def account_rows(
     return sorted(rows, key=lambda r: (*_worst_first(r), str(r.account)))
 
 
-def _account_sparks(
-    organization: Organization, accounts: QuerySet
-) -> dict[int, list[float | None]]:
-    """Per account, the pass rate of each of the organization's recent scans."""
-    scan_ids = _recent_scan_ids(organization, SPARK_SCANS)[::-1]
-    grouped = counts_by(
-        ControlRollup.objects.filter(scan_id__in=scan_ids, account__in=accounts),
-        "account_id",
-        "scan_id",
-    )
-    sparks: dict[int, list[float | None]] = {}
-    for account_id in {key[0] for key in grouped}:
-        sparks[account_id] = [
-            grouped[(account_id, sid)].rate if (account_id, sid) in grouped else None
-            for sid in scan_ids
-        ]
-    return sparks
+# -- Heat-map -----------------------------------------------------------------------
+
+NO_OU = "(no OU)"
+
+
+@dataclass
+class HeatColumn:
+    """An account, or an OU with the accounts in it."""
+
+    title: str
+    account: Account | None = None  # None: an OU
+    size: int = 1  # accounts in the column
+
+
+@dataclass
+class HeatRow:
+    section: SectionRow
+    # One per column, in column order; None: no results there.
+    cells: list[tuple[HeatColumn, Counts | None]]
+
+
+@dataclass
+class Heatmap:
+    by: str  # "account" or "ou"
+    columns: list[HeatColumn]
+    rows: list[HeatRow]
+
+
+def _heat_columns(
+    accounts: Iterable[Account], by: str
+) -> tuple[list[HeatColumn], dict[int, int]]:
+    """The columns, and the column index of each account."""
+    if by == "ou":
+        by_ou: dict[str, list[Account]] = defaultdict(list)
+        for account in accounts:
+            by_ou[account.ou_path or NO_OU].append(account)
+        paths = sorted(by_ou, key=lambda path: (path == NO_OU, path.lower()))
+        columns = [HeatColumn(path, size=len(by_ou[path])) for path in paths]
+        index = {a.pk: i for i, path in enumerate(paths) for a in by_ou[path]}
+        return columns, index
+    ordered = sorted(accounts, key=lambda a: ((a.name or a.account_id).lower(), a.pk))
+    columns = [HeatColumn(a.name or a.account_id, a) for a in ordered]
+    return columns, {a.pk: i for i, a in enumerate(ordered)}
+
+
+def heatmap(
+    now: QuerySet, sections: list[SectionRow], accounts: Iterable[Account], by: str
+) -> Heatmap:
+    """Sections (rows, tree order) x accounts or OUs (columns), one query."""
+    columns, index = _heat_columns(accounts, by)
+    cells: dict[str, list[Counts | None]] = {}
+    for (section, account_id), counts in counts_by(
+        now, "section", "account_id"
+    ).items():
+        if account_id not in index:
+            continue
+        row = cells.setdefault(section, [None] * len(columns))
+        i = index[account_id]
+        row[i] = counts if row[i] is None else row[i] + counts
+    rows = [
+        HeatRow(s, list(zip(columns, cells[s.slug], strict=True)))
+        for s in sections
+        if s.slug in cells
+    ]
+    return Heatmap(by, columns, rows)
 
 
 # -- Changes -----------------------------------------------------------------------
@@ -362,6 +557,7 @@ class OrganizationSummary:
     trend: list[TrendPoint] = field(default_factory=list)
     coverage: Coverage | None = None
     sections: list[SectionRow] = field(default_factory=list)
+    heatmap: Heatmap | None = None
     worst_controls: list[ControlRow] = field(default_factory=list)
     accounts: list[AccountRow] = field(default_factory=list)
     changes: Changes | None = None
@@ -371,9 +567,38 @@ class OrganizationSummary:
         """Customer sections with no results: controls not written or not run."""
         return [r for r in self.sections if not r.shown and r.kind != "index"]
 
+    @property
+    def previous(self) -> TrendPoint | None:
+        """The trend's point before the latest scan's day, to compare with."""
+        return self.trend[-2] if len(self.trend) > 1 else None
+
+    @property
+    def rate_change(self) -> float | None:
+        """Percentage points since the previous scan day (None: nothing to compare)."""
+        before = self.previous.rate if self.previous else None
+        now = self.totals.rate
+        return None if before is None or now is None else (now - before) * 100
+
+
+def organization_trend(
+    organization: Organization, accounts: QuerySet, scan: Scan, days: int
+) -> list[TrendPoint]:
+    """The organization's pass rate per scan day, ``days`` up to ``scan``."""
+    return trend(
+        ControlRollup.objects.filter(
+            account__in=accounts.filter(organization=organization)
+        ),
+        window_start(scan.started_at, days),
+    )
+
 
 def organization_summary(
-    organization: Organization, accounts: QuerySet, worst: int = 8
+    organization: Organization,
+    accounts: QuerySet,
+    *,
+    days: int = DEFAULT_TREND_DAYS,
+    by: str = "account",
+    worst: int = 8,
 ) -> OrganizationSummary:
     """The overview of one organization, as far as ``accounts`` reach."""
     accounts = accounts.filter(organization=organization)
@@ -384,7 +609,7 @@ def organization_summary(
     rollups = ControlRollup.objects.filter(account__in=accounts)
     now = rollups.filter(scan=scan)
     summary.totals = sum_counts(now)
-    summary.trend = trend(rollups.filter(scan__organization=organization))
+    summary.trend = organization_trend(organization, accounts, scan, days)
     summary.coverage = coverage(scan, accounts)
     summary.sections = section_rows(counts_by(now, "section"))
     summary.worst_controls = [
@@ -392,8 +617,15 @@ def organization_summary(
         for row in control_rows(counts_by(now, "control_id"))
         if row.counts.not_passing
     ][:worst]
-    summary.accounts = account_rows(
-        counts_by(now, "account_id"), _account_sparks(organization, accounts)
+    sparks = daily_rates(
+        rollups, "account_id", window_start(scan.started_at, SPARK_DAYS)
+    )
+    summary.accounts = account_rows(counts_by(now, "account_id"), sparks)
+    summary.heatmap = heatmap(
+        now,
+        [row for row in summary.sections if row.counts],
+        [row.account for row in summary.accounts],
+        by,
     )
     summary.changes = changes(scan, accounts)
     return summary
@@ -423,17 +655,41 @@ def current_section_counts(accounts: QuerySet) -> dict[str, Counts]:
     )
 
 
-def control_accounts(control_id: str, accounts: QuerySet) -> list[AccountRow]:
-    """Current counts of one control per account."""
-    return account_rows(
-        counts_by(
-            ControlRollup.objects.filter(
-                scan_id__in=current_scan_ids(accounts),
-                account__in=accounts,
-                control_id=control_id,
-            ),
-            "account_id",
-        )
+def control_sparks(
+    control_ids: Iterable[str], accounts: QuerySet
+) -> dict[str, list[float | None]]:
+    """Per control, its pass rate on each recent scan day: one grouped query."""
+    until = latest_scan_at(accounts)
+    if until is None:
+        return {}
+    return daily_rates(
+        ControlRollup.objects.filter(
+            account__in=accounts, control_id__in=list(control_ids)
+        ),
+        "control_id",
+        window_start(until, SPARK_DAYS),
+    )
+
+
+@dataclass
+class ControlHistory:
+    """A control's pass rate over time, overall and per account."""
+
+    trend: list[TrendPoint]
+    accounts: list[AccountRow]
+
+
+def control_history(control_id: str, accounts: QuerySet, days: int) -> ControlHistory:
+    """The control page's figures: trend over ``days`` and each account's rate."""
+    rollups = ControlRollup.objects.filter(account__in=accounts, control_id=control_id)
+    until = latest_scan_at(accounts)
+    if until is None:
+        return ControlHistory([], [])
+    now = rollups.filter(scan_id__in=current_scan_ids(accounts))
+    sparks = daily_rates(rollups, "account_id", window_start(until, SPARK_DAYS))
+    return ControlHistory(
+        trend(rollups, window_start(until, days)),
+        account_rows(counts_by(now, "account_id"), sparks),
     )
 
 
@@ -445,106 +701,40 @@ class AccountSummary:
     trend: list[TrendPoint] = field(default_factory=list)
     sections: list[SectionRow] = field(default_factory=list)
     failed_units: list[ScanUnit] = field(default_factory=list)
-    coverage: Coverage | None = None
+    # Regions skipped because they are not enabled in the account.
+    skipped_regions: list[str] = field(default_factory=list)
 
 
-def account_summary(account: Account) -> AccountSummary:
+def account_trend(account: Account, scan: Scan, days: int) -> list[TrendPoint]:
+    """The account's pass rate per scan day, ``days`` up to ``scan``."""
+    return trend(
+        ControlRollup.objects.filter(account=account),
+        window_start(scan.started_at, days),
+    )
+
+
+def account_summary(account: Account, days: int = DEFAULT_TREND_DAYS) -> AccountSummary:
     """The account page; the caller has already checked the user may see it."""
     scan = latest_scan(account.organization)
     summary = AccountSummary(account, scan)
     if scan is None:
         return summary
-    rollups = ControlRollup.objects.filter(account=account)
-    now = rollups.filter(scan=scan)
+    now = ControlRollup.objects.filter(account=account, scan=scan)
     summary.totals = sum_counts(now)
-    summary.trend = trend(rollups)
+    summary.trend = account_trend(account, scan, days)
     by_section = counts_by(now, "section")
     summary.sections = [row for row in section_rows(by_section) if row.counts]
-    one = Account.objects.filter(pk=account.pk)
-    summary.coverage = coverage(scan, one)
+    units = ScanUnit.objects.filter(scan=scan, account=account)
     summary.failed_units = list(
-        ScanUnit.objects.filter(
-            scan=scan, account=account, status=ScanUnit.Status.FAILED
-        ).order_by("service", "region")
+        units.filter(status=ScanUnit.Status.FAILED).order_by("service", "region")
+    )
+    summary.skipped_regions = list(
+        units.filter(status=ScanUnit.Status.SKIPPED)
+        .order_by("region")
+        .values_list("region", flat=True)
+        .distinct()
     )
     return summary
-
-
-# -- Snapshot history ----------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ConfigChange:
-    path: str
-    old: Any
-    new: Any
-
-    @property
-    def kind(self) -> str:
-        if self.old is _MISSING:
-            return "added"
-        if self.new is _MISSING:
-            return "removed"
-        return "changed"
-
-
-class _Missing:
-    def __repr__(self) -> str:
-        return "—"
-
-
-_MISSING: Any = _Missing()
-
-
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested dicts as dotted paths; lists and scalars are leaves."""
-    if isinstance(value, dict) and value:
-        flat: dict[str, Any] = {}
-        for key, inner in value.items():
-            flat.update(_flatten(inner, f"{prefix}.{key}" if prefix else str(key)))
-        return flat
-    return {prefix or "(root)": value}
-
-
-def config_diff(old: Any, new: Any, limit: int = 50) -> list[ConfigChange]:
-    """Changed leaf paths between two canonical configurations."""
-    before, after = _flatten(old or {}), _flatten(new or {})
-    paths = sorted(set(before) | set(after))
-    diff = [
-        ConfigChange(p, before.get(p, _MISSING), after.get(p, _MISSING))
-        for p in paths
-        if before.get(p, _MISSING) != after.get(p, _MISSING)
-    ]
-    # An empty dict that gained (or lost) keys shows as those keys only.
-    parents = {c.path.rpartition(".")[0] for c in diff}
-    diff = [
-        c
-        for c in diff
-        if not (c.path in parents and {} in (c.old, c.new) and c.kind != "changed")
-    ]
-    return diff[:limit]
-
-
-@dataclass
-class TimelineEntry:
-    snapshot: Snapshot
-    diff: list[ConfigChange]
-    is_first: bool  # the resource's first snapshot: nothing to compare with
-
-
-def _diffable(snapshot: Snapshot) -> dict[str, Any]:
-    return {"config": snapshot.config, "tags": snapshot.tags}
-
-
-def timeline(snapshots: QuerySet, limit: int = 50) -> list[TimelineEntry]:
-    """A resource's newest snapshots, each with its difference from the previous."""
-    newest = list(snapshots.order_by("-valid_from")[: limit + 1])
-    entries = []
-    for i, snap in enumerate(newest[:limit]):
-        previous = newest[i + 1] if i + 1 < len(newest) else None
-        diff = config_diff(_diffable(previous), _diffable(snap)) if previous else []
-        entries.append(TimelineEntry(snap, diff, is_first=previous is None))
-    return entries
 
 
 def out_of_scope_control_ids(accounts: QuerySet) -> set[str]:

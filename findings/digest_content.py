@@ -12,13 +12,10 @@ Every query starts from ``scope_accounts``, which is bounded by
 ``Account.objects.for_user``: a digest never shows more than its user's pages.
 """
 
-import logging
 from collections import defaultdict
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 from django.conf import settings
-from django.core.exceptions import FieldError
 from django.db.models import (
     Count,
     F,
@@ -31,8 +28,9 @@ from django.db.models import (
 from django.db.models.functions import RowNumber
 from django.urls import reverse
 
+from accounts.aws_errors import ErrorKind
 from accounts.models import Account, Organization, Team
-from collectors.models import ErrorKind, Scan, ScanUnit
+from collectors.models import Scan, ScanUnit
 from findings import dashboard
 from findings.controls import REGISTRY
 from findings.controls.base import Severity
@@ -52,9 +50,9 @@ from findings.models import (
     DigestSubscription,
     Finding,
     FindingChange,
+    Suppression,
 )
-
-logger = logging.getLogger(__name__)
+from findings.suppressions import EXPIRING_SOON
 
 #: Controls listed per block; the rest are summed in one line.
 MAX_CONTROLS = 25
@@ -62,8 +60,9 @@ MAX_CONTROLS = 25
 MAX_EXAMPLES = 5
 #: Account x region gaps listed; the rest are summed in one line.
 MAX_GAPS = 40
-#: How far ahead expiring exceptions are announced.
-EXPIRY_WINDOW = timedelta(days=14)
+#: How far ahead expiring exceptions are announced (the exceptions list's
+#: "expiring soon" filter too).
+EXPIRY_WINDOW = EXPIRING_SOON
 
 
 def absolute(path: str) -> str:
@@ -312,11 +311,13 @@ def _gaps(accounts: QuerySet, scans: list[Scan]) -> tuple[list[Gap], int]:
     return gaps[:MAX_GAPS], max(len(gaps) - MAX_GAPS, 0)
 
 
-def suppression_model() -> Any:
-    """``findings.models.Suppression`` once it exists; None until then."""
-    from findings import models
-
-    return getattr(models, "Suppression", None)
+def _expiring_target(row: Suppression) -> str:
+    """What the digest line says is covered: "<target> in <account>"."""
+    if row.scope == Suppression.Scope.RESOURCE:
+        return str(row.resource)
+    if row.scope == Suppression.Scope.ACCOUNT:
+        return "the whole account"
+    return "every account"
 
 
 def expiring_exceptions(
@@ -324,47 +325,41 @@ def expiring_exceptions(
     now: datetime,
     control_ids: list[str] | None,
 ) -> list[Expiring] | None:
-    """HOOK: exceptions (suppressions) expiring within ``EXPIRY_WINDOW``.
+    """Exceptions in force that expire within ``EXPIRY_WINDOW`` of ``now``.
 
-    There is no exception model yet, so this returns None and the digest
-    leaves the block out. When ``findings.models.Suppression`` lands with the
-    fields DESIGN.md names (``account``, optional ``resource``, ``control_id``,
-    ``reason``, ``owner``, ``expires_at``), the block appears by itself;
-    adjust the query here if the fields differ.
+    Those of the digest's accounts, and organization-wide ones of the
+    organizations those accounts belong to, soonest first. None when nothing
+    expires soon: the digest then leaves the block out rather than say so.
     """
-    model = suppression_model()
-    if model is None:
-        return None
-    try:
-        rows = model.objects.filter(
-            account__in=accounts,
-            expires_at__gt=now,
-            expires_at__lte=now + EXPIRY_WINDOW,
-        )
-        if control_ids is not None:
-            rows = rows.filter(control_id__in=control_ids)
-        found = []
-        for row in rows.select_related("account").order_by("expires_at")[:100]:
-            control = REGISTRY.get(row.control_id)
-            resource = getattr(row, "resource", None)
-            found.append(
-                Expiring(
-                    control_id=row.control_id,
-                    title=control.title if control else row.control_id,
-                    target=str(resource) if resource else "whole account",
-                    account=str(row.account),
-                    owner=str(getattr(row, "owner", "") or ""),
-                    reason=str(getattr(row, "reason", "") or ""),
-                    expires_at=row.expires_at,
-                    url=absolute(reverse("findings:control", args=[row.control_id])),
-                )
+    rows = Suppression.objects.active(now).filter(
+        Q(account__in=accounts)
+        | Q(
+            scope=Suppression.Scope.CONTROL,
+            organization__in=accounts.values("organization"),
+        ),
+        expires_at__lte=now + EXPIRY_WINDOW,
+    )
+    if control_ids is not None:
+        rows = rows.filter(control_id__in=control_ids)
+    rows = rows.select_related("account", "resource", "organization", "owner")
+    found = []
+    for row in rows.order_by("expires_at", "pk")[:100]:
+        control = row.control
+        found.append(
+            Expiring(
+                control_id=row.control_id,
+                title=control.title if control else row.control_id,
+                target=_expiring_target(row),
+                account=str(row.account or row.organization),
+                owner=(row.owner.get_full_name() or row.owner.get_username())
+                if row.owner
+                else "",
+                reason=row.reason,
+                expires_at=row.expires_at,
+                url=absolute(reverse("findings:exception", args=[row.pk])),
             )
-        return found
-    except FieldError:
-        # A Suppression model with other field names: say so loudly, but let
-        # the rest of the digest go out.
-        logger.exception("Suppression fields differ from the digest's hook")
-        return None
+        )
+    return found or None
 
 
 def build_content(

@@ -24,6 +24,7 @@ from findings.controls.base import (
     error,
 )
 from findings.models import ControlRollup, Finding, FindingChange
+from findings.suppressions import SUPPRESSIBLE, Matcher
 
 log = logging.getLogger(__name__)
 
@@ -205,10 +206,15 @@ def evaluate_account(
 
 
 def _write_rollups(scan, account, existing, statuses, fresh_ids, resources) -> None:
+    """Counts per control; FAIL/ERROR under an exception in force at the scan's
+    clock count as suppressed instead (never as passed)."""
     live_ids = {r.pk for r in resources}
+    matcher = Matcher.for_account(account, scan.started_at)
     counts: dict[str, Counter] = defaultdict(Counter)
-    for key, status in statuses.items():
-        counts[key[1]][status] += 1
+    for (resource_id, control_id), status in statuses.items():
+        if status in SUPPRESSIBLE and matcher.covers(resource_id, control_id):
+            status = "SUPPRESSED"
+        counts[control_id][status] += 1
     for resource_id, control_id in existing:
         if resource_id in live_ids and resource_id not in fresh_ids:
             # Collected before, not in this scan: unknown, whatever it was.
@@ -230,6 +236,7 @@ def _write_rollups(scan, account, existing, statuses, fresh_ids, resources) -> N
                 errors=c[Status.ERROR],
                 not_applicable=c[Status.NOT_APPLICABLE],
                 unknown=c["UNKNOWN"],
+                suppressed=c["SUPPRESSED"],
             )
         )
     ControlRollup.objects.filter(scan=scan, account=account).delete()

@@ -176,6 +176,9 @@ FINDING_LIST_COLUMNS = [
     "resource_tags",
     "control_title",
 ]
+#: The findings explorer's export: the pages' columns, and whether an exception
+#: in force covers the finding (``findings.explorer.explore`` annotates it).
+EXPLORER_COLUMNS = [*FINDING_LIST_COLUMNS, "excepted"]
 
 
 def tags_cell(tags: dict | None) -> str:
@@ -205,6 +208,7 @@ _FINDING_FIELDS: dict[str, str | Func] = {
     "reason": "reason",
     "first_seen": IsoUtc("first_seen"),
     "last_changed": IsoUtc("last_changed"),
+    "excepted": "excepted",  # an annotation: explorer querysets only
 }
 _FROM_CONTROL: dict[str, Callable[[Control], str]] = {
     "section": lambda c: c.section,

@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import Case, QuerySet, Value, When
 
 from collectors.models import ScanUnit, Snapshot
-from findings import dashboard
+from findings import history
 from findings.controls import REGISTRY
 from findings.exports import CHUNK_ROWS
 from findings.models import FindingChange
@@ -170,12 +170,7 @@ def history_rows(resource) -> Iterator[list]:
         yield row
 
 
-def _diffable(snapshot: Snapshot) -> dict[str, Any]:
-    # The same shape as the resource page's timeline, so the paths match.
-    return {"config": snapshot.config, "tags": snapshot.tags}
-
-
-def _changes_text(diff: list[dashboard.ConfigChange]) -> str:
+def _changes_text(diff: list[history.ConfigChange]) -> str:
     parts: list[str] = []
     size = 0
     for i, change in enumerate(diff):
@@ -188,7 +183,7 @@ def _changes_text(diff: list[dashboard.ConfigChange]) -> str:
     return "; ".join(parts)
 
 
-def _change_text(change: dashboard.ConfigChange) -> str:
+def _change_text(change: history.ConfigChange) -> str:
     """``changed config.Versioning.Status: "Suspended" → "Enabled"``."""
     if change.kind == "added":
         return f"added {change.path}: {_value_text(change.new)}"
@@ -217,8 +212,11 @@ def _snapshot_events(resource, identity: list) -> Iterator[tuple[tuple, list]]:
         if older is None:
             changes = "first collected"
         else:
-            diff = dashboard.config_diff(
-                _diffable(older), _diffable(current), limit=_MAX_DIFF_PATHS
+            # The same paths as the resource page's timeline.
+            diff = history.config_diff(
+                history.diffable(older),
+                history.diffable(current),
+                limit=_MAX_DIFF_PATHS,
             )
             changes = _changes_text(diff)
         row = [

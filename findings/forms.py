@@ -4,10 +4,24 @@ from django import forms
 from django.db.models import Q, QuerySet
 
 from accounts.models import Account
+from findings import sections
+
+
+def _section_choices() -> list[tuple[str, str]]:
+    """Every section that controls can score, indented under its groupings."""
+    return [("", "All sections")] + [
+        (s.slug, "\u2003" * s.depth + s.title)
+        for s in sections.SECTIONS
+        if s.kind != "informational"
+    ]
 
 
 class FindingFilterForm(forms.Form):
-    """Filters the findings lists (control and account pages)."""
+    """Filters the findings lists (control and account pages).
+
+    ``section`` keeps the findings of the controls mapped to a section or to
+    any section below it (a cell of the overview's heat-map links here).
+    """
 
     STATUS_CHOICES = [
         ("", "Failing and errors"),
@@ -19,6 +33,7 @@ class FindingFilterForm(forms.Form):
     account = forms.ModelChoiceField(
         queryset=Account.objects.none(), required=False, empty_label="All accounts"
     )
+    section = forms.ChoiceField(choices=_section_choices, required=False)
     q = forms.CharField(
         required=False,
         max_length=200,
@@ -44,6 +59,9 @@ class FindingFilterForm(forms.Form):
         findings = findings.filter(status__in=statuses)
         if data.get("account"):
             findings = findings.filter(account=data["account"])
+        if data.get("section"):
+            controls = sections.controls_in(data["section"], include_descendants=True)
+            findings = findings.filter(control_id__in=[c.id for c in controls])
         if data.get("q"):
             term = data["q"]
             findings = findings.filter(

@@ -10,10 +10,14 @@ from django.db.models import Q
 from django.db.models.signals import m2m_changed, post_save
 from django.dispatch import receiver
 
-from accounts.models import Account, Membership, Team
+from accounts.models import Account, Membership, Organization, Team
 from collectors.models import Resource, Scan, Snapshot
 from findings.controls.base import REGISTRY, Control, Severity, Status
-from findings.querysets import FindingQuerySet, RollupQuerySet
+from findings.querysets import (
+    FindingQuerySet,
+    RollupQuerySet,
+    SuppressionQuerySet,
+)
 
 STATUS_CHOICES = [(s.value, s.value.replace("_", " ").title()) for s in Status]
 
@@ -117,6 +121,7 @@ class ControlRollup(models.Model):
     not_applicable = models.PositiveIntegerField(default=0)
     # Findings whose resource was not collected in this scan: not passing.
     unknown = models.PositiveIntegerField(default=0)
+    # FAIL or ERROR findings under an exception in force; not in failed/errors.
     suppressed = models.PositiveIntegerField(default=0)
 
     objects = RollupQuerySet.as_manager()
@@ -140,20 +145,160 @@ class ControlRollup(models.Model):
 
     @property
     def evaluated(self) -> int:
-        return self.passed + self.failed + self.errors + self.unknown
+        return self.passed + self.failed + self.errors + self.unknown + self.suppressed
 
 
-def pass_rate(passed: int, failed: int, errors: int, unknown: int) -> float | None:
+def pass_rate(
+    passed: int, failed: int, errors: int, unknown: int, suppressed: int = 0
+) -> float | None:
     """Share passing among findings that should pass; None when nothing applies.
 
     ERROR and unknown (not collected) count against the rate: a gap can lower
-    it, never raise it.
+    it, never raise it. So do suppressed findings (failing or erroring under an
+    accepted exception): an exception moves a finding out of the failing list,
+    never into the passing one.
     """
-    total = passed + failed + errors + unknown
+    total = passed + failed + errors + unknown + suppressed
     return None if total == 0 else passed / total
 
 
-__all__ = ["ControlRollup", "Finding", "FindingChange", "pass_rate", "Q"]
+#: The longest an exception may run before someone has to look at it again.
+MAX_SUPPRESSION = timedelta(days=365)
+
+
+class Suppression(models.Model):
+    """An accepted risk (an "exception"): a control waived for a resource, an
+    account or the whole organization, until it expires.
+
+    Findings it covers keep their real status; rollups count them as
+    ``suppressed`` rather than failing, and never as passing. Suppressions are
+    never deleted: revoking or expiring one keeps the row and its audit trail
+    (SuppressionEvent).
+    """
+
+    class Scope(models.TextChoices):
+        RESOURCE = "resource", "One resource"
+        ACCOUNT = "account", "One account"
+        CONTROL = "control", "The whole control"
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+"
+    )
+    scope = models.CharField(max_length=10, choices=Scope.choices)
+    control_id = models.CharField(max_length=100)
+    # Set for the account and resource scopes; the resource's account for both.
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    resource = models.ForeignKey(
+        Resource, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    reason = models.TextField()
+    # Who accepted the risk: a name or address, not necessarily a Parapet user.
+    approver = models.CharField(max_length=200)
+    # Who asked for it in Parapet and answers for it.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # Set once the expiry has been written to the audit log and the rollups
+    # recounted, so the periodic sweep handles each expiry exactly once.
+    expiry_recorded = models.BooleanField(default=False)
+
+    objects = SuppressionQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="suppression_scope_targets",
+                condition=(
+                    Q(scope="resource", account__isnull=False, resource__isnull=False)
+                    | Q(scope="account", account__isnull=False, resource__isnull=True)
+                    | Q(scope="control", account__isnull=True, resource__isnull=True)
+                ),
+            ),
+        ]
+        indexes = [
+            # Matching findings to the exceptions in force for their control.
+            models.Index(fields=["control_id", "expires_at"], name="suppr_control_idx"),
+            # The exceptions list and expiry sweep: soonest first.
+            models.Index(fields=["expires_at"], name="suppr_expiry_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.control_id} on {self.target_label}"
+
+    @property
+    def target_label(self) -> str:
+        if self.scope == self.Scope.RESOURCE:
+            return str(self.resource)
+        if self.scope == self.Scope.ACCOUNT:
+            return str(self.account)
+        return f"every account of {self.organization}"
+
+    @property
+    def control(self) -> Control | None:
+        return REGISTRY.get(self.control_id)
+
+    def is_active(self, now: datetime) -> bool:
+        return self.revoked_at is None and self.expires_at > now
+
+
+class SuppressionEvent(models.Model):
+    """The audit log of exceptions: every create, change, revoke and expiry."""
+
+    class Action(models.TextChoices):
+        CREATED = "created", "Created"
+        CHANGED = "changed", "Changed"
+        REVOKED = "revoked", "Revoked"
+        EXPIRED = "expired", "Expired"
+
+    suppression = models.ForeignKey(
+        Suppression, on_delete=models.CASCADE, related_name="events"
+    )
+    at = models.DateTimeField()
+    # None: Parapet itself (an expiry).
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    action = models.CharField(max_length=10, choices=Action.choices)
+    # For a change: {field: [old, new]} as display strings.
+    changes = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["-at"], name="suppr_event_recent_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.suppression} at {self.at:%Y-%m-%d}"
+
+
+__all__ = [
+    "ControlRollup",
+    "Finding",
+    "FindingChange",
+    "pass_rate",
+    "Q",
+    "Suppression",
+    "SuppressionEvent",
+]
 
 
 # -- Email digests ---------------------------------------------------------------------

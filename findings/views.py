@@ -17,10 +17,10 @@ from django.utils.cache import patch_vary_headers
 
 from accounts.models import Account, Organization
 from collectors.models import Resource
-from findings import dashboard, frameworks
+from findings import dashboard, frameworks, suppressions
 from findings.controls import REGISTRY, Control
 from findings.forms import FindingFilterForm
-from findings.models import Finding, FindingChange
+from findings.models import Finding
 
 FINDINGS_PER_PAGE = 50
 
@@ -124,6 +124,23 @@ def _crumbs(
 # -- Partial rendering --------------------------------------------------------------
 
 
+def _swap_target(request: HttpRequest) -> str:
+    """The id of the element htmx asks to swap; "" when a full page is wanted.
+
+    A history restore (back button after a cache miss) needs the full page.
+    """
+    htmx = getattr(request, "htmx", None)
+    if not htmx or htmx.history_restore_request:
+        return ""
+    return htmx.target or ""
+
+
+def _respond(request: HttpRequest, template: str, context: dict) -> HttpResponse:
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response
+
+
 def _render(
     request: HttpRequest,
     page: str,
@@ -131,17 +148,27 @@ def _render(
     context: dict,
     target: str,
 ) -> HttpResponse:
-    """The full page, or only ``partial`` when htmx asks to swap ``#target``.
+    """The full page, or only ``partial`` when htmx asks to swap ``#target``."""
+    wants_partial = _swap_target(request) == target
+    return _respond(request, partial if wants_partial else page, context)
 
-    A history restore (back button after a cache miss) needs the full page.
-    """
-    htmx = getattr(request, "htmx", None)
-    wants_partial = (
-        bool(htmx) and htmx.target == target and not (htmx.history_restore_request)
-    )
-    response = render(request, partial if wants_partial else page, context)
-    patch_vary_headers(response, ["HX-Request", "HX-Target"])
-    return response
+
+def _trend_days(request: HttpRequest) -> int:
+    """``?days=`` when it is one of the offered windows, else the default."""
+    days = request.GET.get("days", "")
+    if days.isdigit() and int(days) in dashboard.TREND_WINDOWS:
+        return int(days)
+    return dashboard.DEFAULT_TREND_DAYS
+
+
+def _trend_context(trend: list, days: int, label: str) -> dict:
+    """What ``_trend.html`` (the chart and its window links) needs."""
+    return {
+        "trend": trend,
+        "days": days,
+        "windows": dashboard.TREND_WINDOWS,
+        "trend_label": label,
+    }
 
 
 def _findings_page(
@@ -151,6 +178,7 @@ def _findings_page(
     findings = (
         form.filter(findings)
         .select_related("resource", "account")
+        .annotate(excepted_until=suppressions.excepted_until())
         .order_by(
             failing_first,
             "account__name",
@@ -162,7 +190,9 @@ def _findings_page(
     page = Paginator(findings, FINDINGS_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    filtered = any(request.GET.get(name) for name in ("status", "account", "q"))
+    filtered = any(
+        request.GET.get(name) for name in ("status", "account", "section", "q")
+    )
     return {
         "page": page,
         "form": form,
@@ -177,16 +207,35 @@ def _findings_page(
 def overview(request: HttpRequest) -> HttpResponse:
     accounts = _accounts(request)
     organization = _get_organization_for_user(request, request.GET.get("org"))
+    days = _trend_days(request)
+    label = "Organization pass rate per scan day"
+    if organization and _swap_target(request) == "trend":
+        # Only the chart changes: skip the rest of the page's queries.
+        scan = dashboard.latest_scan(organization)
+        trend = (
+            dashboard.organization_trend(organization, accounts, scan, days)
+            if scan
+            else []
+        )
+        return _respond(
+            request, "findings/_trend.html", _trend_context(trend, days, label)
+        )
+    by = "ou" if request.GET.get("by") == "ou" else "account"
     summary = (
-        dashboard.organization_summary(organization, accounts) if organization else None
+        dashboard.organization_summary(organization, accounts, days=days, by=by)
+        if organization
+        else None
     )
     context = {
         "summary": summary,
-        "organizations": dashboard.organizations_for(accounts),
+        # A list: the template asks its length, then loops over it.
+        "organizations": list(dashboard.organizations_for(accounts)),
         "organization": organization,
+        "spark_days": dashboard.SPARK_DAYS,
         "crumbs": [],
+        **_trend_context(summary.trend if summary else [], days, label),
     }
-    return render(request, "findings/overview.html", context)
+    return _respond(request, "findings/overview.html", context)
 
 
 def section_detail(request: HttpRequest, slug: str) -> HttpResponse:
@@ -198,10 +247,14 @@ def section_detail(request: HttpRequest, slug: str) -> HttpResponse:
     controls = sections.controls_in(
         section.slug, include_descendants=section.kind == "index"
     )
-    counts = dashboard.control_summary((c.id for c in controls), accounts)
+    ids = [c.id for c in controls]
+    counts = dashboard.control_summary(ids, accounts)
+    sparks = dashboard.control_sparks(ids, accounts) if ids else {}
     rows = sorted(
         (
-            dashboard.ControlRow(c.id, counts.get(c.id, dashboard.Counts()))
+            dashboard.ControlRow(
+                c.id, counts.get(c.id, dashboard.Counts()), sparks.get(c.id, [])
+            )
             for c in controls
         ),
         key=lambda r: (-r.control.severity.rank, r.control_id),
@@ -214,6 +267,7 @@ def section_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "out_of_scope": dashboard.out_of_scope_control_ids(accounts),
         "totals": sum((r.counts for r in rows), dashboard.Counts()),
         "children": children,
+        "spark_days": dashboard.SPARK_DAYS,
         "crumbs": _crumbs(section=section.parent_slug),
     }
     return render(request, "findings/section.html", context)
@@ -222,7 +276,11 @@ def section_detail(request: HttpRequest, slug: str) -> HttpResponse:
 def control_detail(request: HttpRequest, control_id: str) -> HttpResponse:
     control = _get_control(control_id)
     accounts = _accounts(request)
-    per_account = dashboard.control_accounts(control.id, accounts)
+    days = _trend_days(request)
+    history = dashboard.control_history(control.id, accounts, days)
+    trend = _trend_context(history.trend, days, "Control pass rate per scan day")
+    if _swap_target(request) == "trend":
+        return _respond(request, "findings/_trend.html", trend)
     form = FindingFilterForm(request.GET, accounts=accounts)
     findings = (
         Finding.objects.for_user(request.user).live().filter(control_id=control.id)
@@ -230,11 +288,13 @@ def control_detail(request: HttpRequest, control_id: str) -> HttpResponse:
     context = {
         "control": control,
         "out_of_scope": control.id in dashboard.out_of_scope_control_ids(accounts),
-        "per_account": per_account,
-        "totals": sum((r.counts for r in per_account), dashboard.Counts()),
+        "per_account": history.accounts,
+        "totals": sum((r.counts for r in history.accounts), dashboard.Counts()),
+        "spark_days": dashboard.SPARK_DAYS,
         "crumbs": _crumbs(section=control.section),
         "list_url": reverse("findings:control", args=[control.id]),
         "from_control": control.id,
+        **trend,
         **_findings_page(request, findings, form),
     }
     return _render(
@@ -244,44 +304,29 @@ def control_detail(request: HttpRequest, control_id: str) -> HttpResponse:
 
 def account_detail(request: HttpRequest, account_pk: int) -> HttpResponse:
     account = _get_account_for_user(request, account_pk)
+    days = _trend_days(request)
+    label = "Account pass rate per scan day"
+    if _swap_target(request) == "trend":
+        scan = dashboard.latest_scan(account.organization)
+        trend = dashboard.account_trend(account, scan, days) if scan else []
+        return _respond(
+            request, "findings/_trend.html", _trend_context(trend, days, label)
+        )
+    summary = dashboard.account_summary(account, days)
     form = FindingFilterForm(request.GET)
     findings = Finding.objects.filter(account=account).live()
     context = {
         "account": account,
-        "summary": dashboard.account_summary(account),
+        "summary": summary,
         "crumbs": _crumbs(control=_context_control(request)),
         "list_url": account.get_absolute_url(),
         "from_control": "",
+        **_trend_context(summary.trend, days, label),
         **_findings_page(request, findings, form),
     }
     return _render(
         request, "findings/account.html", "findings/_findings.html", context, "findings"
     )
-
-
-def resource_detail(request: HttpRequest, resource_pk: int) -> HttpResponse:
-    resource = _get_resource_for_user(request, resource_pk)
-    control = _context_control(request)
-    findings = list(
-        Finding.objects.filter(resource=resource).order_by("status", "control_id")
-    )
-    status_order = {"FAIL": 0, "ERROR": 1, "PASS": 2, "NOT_APPLICABLE": 3}
-    findings.sort(key=lambda f: (status_order.get(f.status, 9), f.control_id))
-    changes = (
-        FindingChange.objects.filter(finding__resource=resource)
-        .select_related("finding", "snapshot", "scan")
-        .order_by("-at", "-pk")[:100]
-    )
-    context = {
-        "resource": resource,
-        "account": resource.account,
-        "snapshot": resource.current_snapshot,
-        "findings": findings,
-        "timeline": dashboard.timeline(resource.snapshots.all()),
-        "changes": changes,
-        "crumbs": _crumbs(control=control, account=resource.account),
-    }
-    return render(request, "findings/resource.html", context)
 
 
 # -- Frameworks --------------------------------------------------------------------

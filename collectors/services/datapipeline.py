@@ -20,6 +20,7 @@ from urllib.parse import unquote
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
+from accounts.aws_errors import classify, error_code
 from collectors.base import (
     ERRORS_KEY,
     Collector,
@@ -27,7 +28,6 @@ from collectors.base import (
     register,
     to_jsonable,
 )
-from collectors.errors import classify, error_code
 
 PIPELINE = "AWS::DataPipeline::Pipeline"
 

@@ -18,6 +18,7 @@ from typing import Any
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError, UnknownRegionError
 
+from accounts.aws_errors import error_code
 from collectors.base import (
     ERRORS_KEY,
     Collector,
@@ -25,7 +26,6 @@ from collectors.base import (
     register,
     to_jsonable,
 )
-from collectors.errors import error_code
 
 LOAD_BALANCER = "AWS::ElasticLoadBalancingV2::LoadBalancer"
 LISTENER = "AWS::ElasticLoadBalancingV2::Listener"

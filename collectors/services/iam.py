@@ -24,6 +24,7 @@ from urllib.parse import unquote
 
 from botocore.client import BaseClient
 
+from accounts.aws_errors import ErrorKind
 from collectors.base import (
     ERRORS_KEY,
     Collector,
@@ -31,7 +32,6 @@ from collectors.base import (
     register,
     to_jsonable,
 )
-from collectors.models import ErrorKind
 
 USER = "AWS::IAM::User"
 POLICY = "AWS::IAM::Policy"

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 from botocore.exceptions import ClientError
 
+from accounts.aws_errors import classify, error_code
 from collectors.base import ERRORS_KEY, Collector, ResourceRecord, register
-from collectors.errors import classify, error_code
 
 SESSION = "AWS::Macie::Session"
 

@@ -20,6 +20,7 @@ from typing import Any
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
+from accounts.aws_errors import error_code
 from collectors.base import (
     ERRORS_KEY,
     Collector,
@@ -27,7 +28,6 @@ from collectors.base import (
     register,
     to_jsonable,
 )
-from collectors.errors import error_code
 
 HOSTED_ZONE = "AWS::Route53::HostedZone"
 RECORD_SET = "AWS::Route53::RecordSet"

@@ -14,6 +14,7 @@ from typing import Any
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError, UnknownRegionError
 
+from accounts.aws_errors import error_code
 from collectors.base import (
     ERRORS_KEY,
     Collector,
@@ -21,7 +22,6 @@ from collectors.base import (
     register,
     to_jsonable,
 )
-from collectors.errors import error_code
 
 BUCKET = "AWS::S3::Bucket"
 ACCOUNT_PUBLIC_ACCESS_BLOCK = "AWS::S3::AccountPublicAccessBlock"

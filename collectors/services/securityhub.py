@@ -12,6 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from accounts.aws_errors import error_code
 from collectors.base import (
     ERRORS_KEY,
     Collector,
@@ -19,7 +20,6 @@ from collectors.base import (
     register,
     to_jsonable,
 )
-from collectors.errors import error_code
 
 HUB = "AWS::SecurityHub::Hub"
 

@@ -18,8 +18,8 @@ from typing import Any
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
+from accounts.aws_errors import error_code
 from collectors.base import ERRORS_KEY, Collector, ResourceRecord, register
-from collectors.errors import error_code
 
 TRUSTED_ADVISOR = "AWS::TrustedAdvisor::SecurityChecks"
 SECURITY_CATEGORY = "security"

@@ -222,7 +222,7 @@ def test_unknown_service_or_account_is_a_clear_error(moto_org):
 def test_error_classification_without_secrets():
     from botocore.exceptions import ClientError, EndpointConnectionError
 
-    from collectors.errors import classify
+    from accounts.aws_errors import classify
 
     def error(code, status, message="m"):
         return ClientError(
@@ -241,7 +241,8 @@ def test_error_classification_without_secrets():
     # A simulator's bare 404/500 for a call it does not implement.
     assert classify(error("404", 404))[0] == "unsupported"
     assert classify(error("500", 500))[0] == "unsupported"
-    assert classify(error("InternalError", 500))[0] == "other"
+    # AWS's own 5xx that outlived the retries: the service was overloaded.
+    assert classify(error("InternalError", 500))[0] == "throttled"
     kind, message = classify(
         error(
             "AccessDenied",

@@ -24,8 +24,8 @@ _STATUS_CLASS = {
     "failed": "fail",
     "skipped": "na",
     "pending": "unknown",
-    "running": "unknown",
-    "evaluating": "unknown",
+    "running": "info",
+    "evaluating": "info",
     "finished": "pass",
     "partial": "error",
     "cancelled": "na",
@@ -61,6 +61,48 @@ def rate_class(value: float | None) -> str:
     if value >= 0.7:
         return "rate-warn"
     return "rate-bad"
+
+
+#: Heat-map shades, worst first: (lowest rate of the shade, class).
+_HEAT = ((0.95, "heat-5"), (0.9, "heat-4"), (0.8, "heat-3"), (0.6, "heat-2"))
+
+
+@register.filter
+def heat_class(value: float | None) -> str:
+    """A heat-map cell's shade; finer than ``rate_class`` so a grid reads at a
+    glance, with the same 90% line between green and amber."""
+    if value is None:
+        return "heat-none"
+    return next((cls for low, cls in _HEAT if value >= low), "heat-1")
+
+
+@register.filter
+def points(value: float | None) -> str:
+    """A change in percentage points, signed: "+4 pts", "−2 pts", "±0 pts"."""
+    if value is None:
+        return ""
+    whole = round(value)
+    if whole == 0:
+        return "±0 pts"
+    sign = "+" if whole > 0 else "\u2212"  # a real minus sign
+    return f"{sign}{abs(whole)} pts"
+
+
+@register.simple_tag(takes_context=True)
+def query_with(context: dict, **changes: Any) -> str:
+    """This page's query string with ``changes`` (None or "": dropped).
+
+    Links that switch one view setting (trend window, heat-map grouping) keep
+    the others, and work without JavaScript.
+    """
+    query = context["request"].GET.copy()
+    for key, value in changes.items():
+        if value is None or value == "":
+            query.pop(key, None)
+        else:
+            query[key] = str(value)
+    encoded = query.urlencode()
+    return f"?{encoded}" if encoded else "?"
 
 
 @register.filter

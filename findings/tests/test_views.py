@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
-from findings.dashboard import config_diff
+from findings.history import config_diff
 from findings.templatetags.parapet import pct
 from findings.tests.factories import (
     CTL_MFA,
@@ -122,7 +122,7 @@ def test_overview_for_a_team_member(client, world):
     assert "Shared Security Model" in html
     assert "AWS's responsibility" in html
     assert "without results in this scan" in html
-    # The trend has one point per scan: 50% then 75%.
+    # The trend has one point per scan day: 50% then 75%.
     assert 'class="chart-line"' in html
     assert "2025-03-01 06:00: 50%" in html and "2025-03-02 06:00: 75%" in html
     # Coverage counts alice's units only: the failed one is bob's.

@@ -1,9 +1,9 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.aws_errors import classify
 from accounts.discovery import discover_accounts
 from accounts.models import Organization
-from collectors.errors import classify
 from collectors.pipeline import split_list, validate_scope
 
 

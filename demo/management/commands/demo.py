@@ -3,13 +3,35 @@
 import os
 import subprocess
 import sys
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 
 from accounts.models import Account, Membership, Organization, Team
+
+#: Account-wide exceptions: (account, control, days to expiry, reason, approver).
+DEMO_ACCOUNT_EXCEPTIONS = [
+    (
+        "sandbox",
+        "vpc.subnet.no-auto-public-ip",
+        90,
+        "Sandbox workloads are disposable and hold no customer data (enforced "
+        "by SCP); public IPs are accepted there until the sandbox VPC redesign.",
+        "CISO (ticket SEC-1042)",
+    ),
+    (
+        "dev",
+        "vpc.flow-logs-enabled",
+        30,
+        "Development VPCs are being rebuilt by the platform team; flow logs "
+        "come with the new VPCs.",
+        "Head of Platform (ticket SEC-1077)",
+    ),
+]
 
 DEMO_ORG = "Demo organization"
 DEMO_USER = "demo"
@@ -69,6 +91,7 @@ class Command(BaseCommand):
                     "scan", organization=DEMO_ORG, wait=True, stdout=self.stdout
                 )
             self._users()
+            self._exceptions()
             if opts["no_serve"]:
                 return
             self.stdout.write(
@@ -127,3 +150,63 @@ class Command(BaseCommand):
             Account.objects.filter(organization=org, ou_path__contains="Dev")
         )
         Membership.objects.get_or_create(team=dev, user=scoped)
+
+    def _exceptions(self) -> None:
+        """A few exceptions, through the same services as the pages, so the
+        dashboard shows suppressed counts, the audit log has entries and the
+        digest an exception expiring soon. Once only: a re-run keeps them."""
+        from findings import suppressions
+        from findings.models import Finding, Suppression
+
+        org = Organization.objects.get(name=DEMO_ORG)
+        if Suppression.objects.filter(organization=org).exists():
+            return
+        lead = get_user_model().objects.get(username=DEMO_USER)
+        now = timezone.now()
+        failing = Finding.objects.live().filter(
+            account__organization=org, status="FAIL"
+        )
+        bucket = (
+            failing.filter(resource__resource_type="AWS::S3::Bucket")
+            .select_related("resource")
+            .order_by("account__name", "control_id", "resource__resource_id")
+            .first()
+        )
+        if bucket:
+            suppressions.create(
+                actor=lead,
+                control_id=bucket.control_id,
+                scope=Suppression.Scope.RESOURCE,
+                resource=bucket.resource,
+                reason="Vendor-managed bucket: the setting is owned by the vendor "
+                "until the contract renewal; access is limited by bucket policy.",
+                approver="Security lead (ticket SEC-998)",
+                expires_at=now + timedelta(days=10),
+                now=now,
+            )
+            self.stdout.write(f"  exception: {bucket.control_id} on {bucket.resource}")
+        for name, control_id, days, reason, approver in DEMO_ACCOUNT_EXCEPTIONS:
+            finding = (
+                failing.filter(account__name=name, control_id=control_id)
+                .select_related("account")
+                .first()
+            )
+            if finding is None:
+                continue
+            created = suppressions.create(
+                actor=lead,
+                control_id=control_id,
+                scope=Suppression.Scope.ACCOUNT,
+                account=finding.account,
+                reason=reason,
+                approver=approver,
+                expires_at=now + timedelta(days=days),
+                now=now,
+            )
+            self.stdout.write(f"  exception: {created}")
+        # An extension, so the audit log shows a change too.
+        latest = Suppression.objects.filter(organization=org).order_by("-pk").first()
+        if latest:
+            suppressions.change(
+                latest, actor=lead, expires_at=latest.expires_at + timedelta(days=30)
+            )
