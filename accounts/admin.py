@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from accounts.models import Account, Membership, Organization, Team
+from accounts.models import Account, AuditEvent, Membership, Organization, Team
 
 
 @admin.register(Organization)
@@ -54,3 +54,22 @@ class TeamAdmin(admin.ModelAdmin):
     @admin.display(description="Members")
     def member_count(self, team: Team) -> int:
         return team.members.count()
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the log is written by ``accounts.audit.record`` alone."""
+
+    list_display = ["at", "action", "actor_label", "target_label", "ip"]
+    list_filter = ["action"]
+    search_fields = ["actor_label", "target_label", "target_id"]
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

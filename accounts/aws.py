@@ -4,29 +4,47 @@ Credentials live only in this process's memory. Nothing here logs, stores or
 returns a secret in text form; callers get boto3 sessions.
 """
 
+import functools
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
 import botocore.session
+from botocore.awsrequest import AWSRequest
 from botocore.client import BaseClient
 from botocore.config import Config
+from botocore.credentials import (
+    CredentialProvider,
+    CredentialResolver,
+    RefreshableCredentials,
+)
 from botocore.loaders import Loader, create_loader
 from django.conf import settings
+
+from accounts.aws_errors import EXPIRED_TOKEN_CODES, error_code_of_response
 
 # Re-assume this long before the credentials expire, so no call runs on
 # credentials that lapse mid-request.
 REFRESH_MARGIN_SECONDS = 300
+# Inside this margin every thread waits for the new credentials.
+MANDATORY_REFRESH_SECONDS = 60
 DEFAULT_REGION = "us-east-1"
+# Request-context keys of the ExpiredToken retry (see make_client).
+_SIGNED_WITH = "parapet_access_key"
+_REASSUMED = "parapet_reassumed"
+_SIGNING_KEY = re.compile(r"Credential=([^/,\s]+)/")
 
 
 @dataclass
 class _Cached:
     session: boto3.Session
-    expires_at: float
+    last_used: float
 
 
 _cache: dict[tuple[str, str, str], _Cached] = {}
@@ -36,29 +54,73 @@ _lock = threading.Lock()
 _loader: Loader | None = None
 
 
-def new_session(**kwargs) -> boto3.Session:
+class AssumedRoleCredentials(RefreshableCredentials):
+    """An assumed role's credentials, which re-assume the role themselves.
+
+    botocore refreshes them ``REFRESH_MARGIN_SECONDS`` before they expire (its
+    own defaults, 15 and 10 minutes, would re-assume a 15-minute session on
+    every call), and ``replace`` does at once when AWS answers ExpiredToken
+    earlier than that (clock skew, a session revoked by its account).
+    """
+
+    _advisory_refresh_timeout = REFRESH_MARGIN_SECONDS
+    _mandatory_refresh_timeout = MANDATORY_REFRESH_SECONDS
+
+    def replace(self, access_key: str) -> None:
+        """Re-assume now, unless another thread already replaced ``access_key``."""
+        with self._refresh_lock:
+            if self._frozen_credentials.access_key == access_key:
+                self._protected_refresh(is_mandatory=True)
+
+
+class _Given(CredentialProvider):
+    """The one credential source of a member session (no chain to search)."""
+
+    METHOD = "parapet-assume-role"
+
+    def __init__(self, credentials: RefreshableCredentials) -> None:
+        super().__init__()
+        self._credentials = credentials
+
+    def load(self) -> RefreshableCredentials:
+        return self._credentials
+
+
+def new_session(
+    credentials: RefreshableCredentials | None = None, **kwargs
+) -> boto3.Session:
     """A boto3 session sharing one botocore data loader with every other.
 
     Each session otherwise parses the service models (megabytes of JSON for
-    EC2) again; a scan creates a session per account.
+    EC2) again; a scan creates a session per account. ``credentials``: use
+    these instead of the standard credential chain.
     """
     global _loader
     if _loader is None:
         _loader = create_loader()
     core = botocore.session.get_session()
     core.register_component("data_loader", _loader)
+    if credentials is not None:
+        core.register_component(
+            "credential_provider", CredentialResolver([_Given(credentials)])
+        )
     return boto3.Session(botocore_session=core, **kwargs)
 
 
 def max_attempts() -> int:
+    """Attempts per call, the first included."""
     if settings.PARAPET_AWS_MAX_ATTEMPTS:
         return settings.PARAPET_AWS_MAX_ATTEMPTS
     return 2 if custom_endpoint() else 6
 
 
 def client_config() -> Config:
+    """Adaptive retries (client-side rate limiting once throttled) and bounded
+    timeouts, so a dead endpoint costs attempts x timeout, never a hang."""
     return Config(
-        retries={"mode": "adaptive", "max_attempts": max_attempts()},
+        # botocore reads "max_attempts" as retries (one attempt more);
+        # "total_max_attempts" counts attempts, as the setting does.
+        retries={"mode": "adaptive", "total_max_attempts": max_attempts()},
         connect_timeout=settings.PARAPET_AWS_TIMEOUT_SECONDS,
         read_timeout=settings.PARAPET_AWS_TIMEOUT_SECONDS,
         user_agent_extra="parapet",
@@ -78,7 +140,49 @@ def make_client(session: boto3.Session, service: str, region: str) -> BaseClient
         # (<account>.<endpoint host>), which does not resolve for a loopback
         # simulator. Only with a custom endpoint, send it to the endpoint itself.
         client.meta.events.register("before-sign.s3-control.*", _strip_account_host)
+    credentials = session.get_credentials()
+    if isinstance(credentials, AssumedRoleCredentials):
+        events = client.meta.events
+        service_id = client.meta.service_model.service_id.hyphenize()
+        # After the signer (registered on request-created.<service>).
+        events.register_last("request-created", _remember_signing_key)
+        # Before the standard retry handler, whose answer would otherwise win.
+        events.register_first(
+            f"needs-retry.{service_id}",
+            functools.partial(_reassume_on_expired_token, credentials),
+        )
     return client
+
+
+def _remember_signing_key(request: AWSRequest, **kwargs: Any) -> None:
+    """Note which access key signed this attempt (the retry below compares)."""
+    found = _SIGNING_KEY.search(request.headers.get("Authorization", ""))
+    if found and request.context is not None:
+        request.context[_SIGNED_WITH] = found.group(1)
+
+
+def _reassume_on_expired_token(
+    credentials: AssumedRoleCredentials,
+    request_dict: dict,
+    response: tuple | None = None,
+    **kwargs: Any,
+) -> int | None:
+    """On ExpiredToken, re-assume the role and retry the call once, at once.
+
+    Returns botocore's "retry after 0 seconds", or None to leave the decision
+    to the standard retry handler. A unit that runs across its credentials'
+    expiry thus loses no call; a second ExpiredToken is an error.
+    """
+    if response is None or error_code_of_response(response[1]) not in (
+        EXPIRED_TOKEN_CODES
+    ):
+        return None
+    context = request_dict["context"]
+    if context.get(_REASSUMED):
+        return None
+    context[_REASSUMED] = True
+    credentials.replace(context.get(_SIGNED_WITH, ""))
+    return 0
 
 
 def custom_endpoint() -> str:
@@ -99,43 +203,70 @@ def assume_role(
     session_name: str,
     duration_seconds: int | None = None,
 ) -> boto3.Session:
-    """A session for ``role_arn``, cached per process until shortly before expiry.
+    """A session for ``role_arn``, cached per process, its credentials
+    re-assumed before they expire and when AWS says they have.
 
     The cache key includes the session name, so every scan shows up in the
-    member account's CloudTrail under its own name.
+    member account's CloudTrail under its own name. The first AssumeRole runs
+    here, so a denied role raises here.
     """
     key = (role_arn, external_id, session_name)
     now = time.time()
     with _lock:
         cached = _cache.get(key)
-        if cached and cached.expires_at - REFRESH_MARGIN_SECONDS > now:
+        if cached:
+            cached.last_used = now
             return cached.session
-    duration = duration_seconds or settings.PARAPET_ROLE_SESSION_SECONDS
+    fetch = functools.partial(
+        _assume,
+        role_arn,
+        external_id=external_id,
+        session_name=session_name,
+        duration=duration_seconds or settings.PARAPET_ROLE_SESSION_SECONDS,
+    )
+    credentials = AssumedRoleCredentials.create_from_metadata(
+        metadata=fetch(), refresh_using=fetch, method=_Given.METHOD
+    )
+    session = new_session(credentials, region_name=DEFAULT_REGION)
+    with _lock:
+        _forget_unused(now)
+        _cache[key] = _Cached(session, now)
+    return session
+
+
+def _assume(
+    role_arn: str, *, external_id: str, session_name: str, duration: int
+) -> dict[str, str]:
+    """One sts:AssumeRole, as botocore's credential refresh expects it."""
     sts = make_client(base_session(), "sts", DEFAULT_REGION)
-    response = sts.assume_role(
+    asked_at = datetime.now(UTC)
+    creds = sts.assume_role(
         RoleArn=role_arn,
         RoleSessionName=session_name[:64],
         ExternalId=external_id,
         DurationSeconds=duration,
-    )
-    creds = response["Credentials"]
-    session = new_session(
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-        region_name=DEFAULT_REGION,
-    )
-    expires_at = creds["Expiration"].timestamp()
+    )["Credentials"]
     # Never trust an expiry further away than we asked for (simulators may
     # return odd values).
-    expires_at = min(expires_at, now + duration)
-    with _lock:
-        _cache[key] = _Cached(session, expires_at)
-    return session
+    expires_at = min(creds["Expiration"], asked_at + timedelta(seconds=duration))
+    return {
+        "access_key": creds["AccessKeyId"],
+        "secret_key": creds["SecretAccessKey"],
+        "token": creds["SessionToken"],
+        "expiry_time": expires_at.isoformat(),
+    }
+
+
+def _forget_unused(now: float) -> None:
+    """Drop sessions unused for a session's length: each scan has its own
+    session name, so a long-lived worker would otherwise keep every one."""
+    idle = settings.PARAPET_ROLE_SESSION_SECONDS
+    for key in [k for k, c in _cache.items() if now - c.last_used > idle]:
+        del _cache[key]
 
 
 def forget_credentials() -> None:
-    """Drop every cached session (tests; a worker that sees ExpiredToken)."""
+    """Drop every cached session (tests)."""
     with _lock:
         _cache.clear()
 

@@ -1,18 +1,32 @@
-"""Classify AWS errors into the kinds a scan unit records, without secrets."""
+"""Classify AWS errors into the kinds Parapet records, without secrets.
+
+The AWS access layer's vocabulary: a scan unit and a connection test both
+record one of these kinds.
+"""
 
 import re
 
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
+    HTTPClientError,
     NoCredentialsError,
-    ReadTimeoutError,
+)
+from botocore.exceptions import (
+    ConnectionError as BotoConnectionError,
 )
 from botocore.parsers import ResponseParserError
+from django.db import models
 
-from collectors.models import ErrorKind
+
+class ErrorKind(models.TextChoices):
+    ACCESS_DENIED = "access_denied", "Access denied"
+    REGION_DISABLED = "region_disabled", "Region not enabled"
+    THROTTLED = "throttled", "Throttled"
+    UNSUPPORTED = "unsupported", "Not supported by the endpoint"
+    UNREACHABLE = "unreachable", "Endpoint unreachable"
+    OTHER = "other", "Other error"
+
 
 ACCESS_DENIED_CODES = {
     "AccessDenied",
@@ -29,6 +43,9 @@ ACCESS_DENIED_CODES = {
     "ExpiredTokenException",
     "AccountNotFound",
 }
+# The session's credentials lapsed: accounts.aws re-assumes the role and
+# retries once; only a second one is an error (access denied).
+EXPIRED_TOKEN_CODES = {"ExpiredToken", "ExpiredTokenException"}
 REGION_DISABLED_CODES = {"OptInRequired", "InvalidRegion", "RegionDisabledException"}
 THROTTLED_CODES = {
     "Throttling",
@@ -42,6 +59,20 @@ THROTTLED_CODES = {
     "ProvisionedThroughputExceededException",
     "PriorRequestNotComplete",
 }
+# "Try again later" from a service in trouble. After the retries ran out they
+# are recorded like throttling: a transient gap, not a finding about the
+# account. The message keeps the real code.
+TRANSIENT_CODES = {
+    "InternalError",
+    "InternalFailure",
+    "InternalServerError",
+    "InternalServiceError",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "RequestTimeout",
+    "RequestTimeoutException",
+}
+TRANSIENT_STATUSES = {502, 503, 504}
 UNSUPPORTED_CODES = {"NotImplemented", "InvalidAction", "UnsupportedOperation"}
 
 # Access key ids and long opaque tokens; never let them reach a stored message.
@@ -55,8 +86,13 @@ def redact(text: str) -> str:
 
 def error_code(exc: BaseException) -> str:
     if isinstance(exc, ClientError):
-        return exc.response.get("Error", {}).get("Code", "") or ""
+        return error_code_of_response(exc.response)
     return ""
+
+
+def error_code_of_response(parsed: dict) -> str:
+    """The AWS error code of a parsed botocore response ("" when none)."""
+    return parsed.get("Error", {}).get("Code", "") or ""
 
 
 def classify(exc: BaseException) -> tuple[str, str]:
@@ -73,6 +109,8 @@ def classify(exc: BaseException) -> tuple[str, str]:
             return ErrorKind.REGION_DISABLED, message
         if code in THROTTLED_CODES or status == 429:
             return ErrorKind.THROTTLED, message
+        if code in TRANSIENT_CODES or status in TRANSIENT_STATUSES:
+            return ErrorKind.THROTTLED, message
         if code in UNSUPPORTED_CODES or status == 501:
             return ErrorKind.UNSUPPORTED, message
         if status in (404, 500) and (not code or code.isdigit()):
@@ -81,9 +119,9 @@ def classify(exc: BaseException) -> tuple[str, str]:
             # the error.
             return ErrorKind.UNSUPPORTED, message
         return ErrorKind.OTHER, message
-    if isinstance(
-        exc, EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError
-    ):
+    if isinstance(exc, BotoConnectionError | HTTPClientError):
+        # Refused, reset, closed without an answer, or timed out (connect or
+        # read), after botocore's retries.
         return ErrorKind.UNREACHABLE, redact(f"endpoint unreachable: {exc}")
     if isinstance(exc, ResponseParserError):
         # Not an AWS answer at all (a simulator's HTML error page).

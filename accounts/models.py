@@ -5,7 +5,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
+from accounts.aws_errors import ErrorKind
 from accounts.querysets import AccountQuerySet
 
 account_id_validator = RegexValidator(
@@ -151,3 +153,135 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.team} ({self.role})"
+
+
+class ConnectionTest(models.Model):
+    """One try of an organization's member role, from the onboarding page.
+
+    Only the outcome is kept (the assumed identity's ARN, or the classified and
+    redacted error), never credentials.
+    """
+
+    class Step(models.TextChoices):
+        ASSUME = "assume", "sts:AssumeRole"
+        IDENTITY = "identity", "sts:GetCallerIdentity"
+        READ = "read", "iam:GetAccountSummary"
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="connection_tests"
+    )
+    aws_account_id = models.CharField(
+        "AWS account id", max_length=12, validators=[account_id_validator]
+    )
+    role_arn = models.CharField(max_length=2048)
+    tested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    at = models.DateTimeField(default=timezone.now)
+    ok = models.BooleanField()
+    # The last step tried: the failing one, or READ when every step passed.
+    step = models.CharField(max_length=8, choices=Step.choices)
+    identity_arn = models.CharField(max_length=2048, blank=True)
+    error_kind = models.CharField(max_length=16, choices=ErrorKind.choices, blank=True)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [
+            # The onboarding page's history and the list's latest result per
+            # organization, newest first.
+            models.Index(
+                fields=["organization", "-at"], name="conntest_org_recent_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        outcome = "ok" if self.ok else self.error_kind or "failed"
+        when = f"{self.at:%Y-%m-%d %H:%M}"
+        return f"Connection test of {self.aws_account_id} at {when}: {outcome}"
+
+
+class AuditEvent(models.Model):
+    """One line of the audit log: a sign-in, or a change someone made.
+
+    Written only through ``accounts.audit.record``, which keeps secrets out of
+    ``details``. The actor's name is copied, so the line still reads right
+    after the user is deleted.
+    """
+
+    class Action(models.TextChoices):
+        SIGNIN = "signin", "Signed in"
+        SIGNIN_FAILED = "signin_failed", "Sign-in failed"
+        LOCKED_OUT = "locked_out", "Locked out"
+        SIGNOUT = "signout", "Signed out"
+        TEAMS_SYNCED = "teams_synced", "Teams set by single sign-on"
+        EXCEPTION_CREATED = "exception_created", "Exception created"
+        EXCEPTION_CHANGED = "exception_changed", "Exception changed"
+        EXCEPTION_REVOKED = "exception_revoked", "Exception revoked"
+        EXCEPTION_EXPIRED = "exception_expired", "Exception expired"
+        SCOPE_CHANGED = "scope_changed", "Scan scope changed"
+        SCHEDULE_CHANGED = "schedule_changed", "Scan schedule changed"
+        DIGEST_CHANGED = "digest_changed", "Digest settings changed"
+
+    at = models.DateTimeField(default=timezone.now)
+    # None: Parapet itself (an expiry, a command) or an anonymous visitor.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor_label = models.CharField(max_length=255, blank=True)
+    action = models.CharField(max_length=32, choices=Action.choices)
+    target_type = models.CharField(max_length=64, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_label = models.CharField(max_length=255, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [
+            # The audit page, newest first, whole or filtered by action.
+            models.Index(fields=["-at"], name="audit_recent_idx"),
+            models.Index(fields=["action", "-at"], name="audit_action_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        who = self.actor_label or "Parapet"
+        return f"{self.get_action_display()} by {who} at {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def tone(self) -> str:
+        """The badge class of the action: failures stand out, sign-ins do not."""
+        return _AUDIT_TONES.get(self.action, "badge-info")
+
+    def detail_rows(self) -> list[tuple[str, str, str]]:
+        """(label, old, new) per detail; ``old`` is empty unless it is a change."""
+        rows = [
+            (str(name), str(old), str(new))
+            for name, (old, new) in self.details.get("changes", {}).items()
+        ]
+        for name, value in self.details.items():
+            if name == "changes":
+                continue
+            text = ", ".join(map(str, value)) if isinstance(value, list) else value
+            rows.append((str(name).replace("_", " "), "", str(text)))
+        return rows
+
+
+_AUDIT_TONES = {
+    AuditEvent.Action.SIGNIN: "badge-pass",
+    AuditEvent.Action.SIGNIN_FAILED: "badge-error",
+    AuditEvent.Action.LOCKED_OUT: "badge-fail",
+    AuditEvent.Action.SIGNOUT: "badge-na",
+    AuditEvent.Action.EXCEPTION_CREATED: "badge-suppressed",
+    AuditEvent.Action.EXCEPTION_CHANGED: "badge-suppressed",
+    AuditEvent.Action.EXCEPTION_REVOKED: "badge-suppressed",
+    AuditEvent.Action.EXCEPTION_EXPIRED: "badge-suppressed",
+}

@@ -7,6 +7,7 @@ failure of a per-resource sub-call in the record's ``config["_errors"]`` so a
 control that needs that field reports ERROR instead of guessing.
 """
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -18,7 +19,7 @@ from botocore.exceptions import ClientError, UnknownRegionError
 from botocore.parsers import ResponseParserError
 
 from accounts.aws import DEFAULT_REGION, make_client
-from collectors.errors import classify, error_code
+from accounts.aws_errors import classify, error_code
 from collectors.models import GLOBAL_REGION
 
 ERRORS_KEY = "_errors"
@@ -152,9 +153,11 @@ class Collector:
             operation = getattr(exc, "operation_name", "call")
             errors[key] = f"{kind}: {operation} {code}".strip()
             return None
-        except ResponseParserError:
+        except (ResponseParserError, UnicodeDecodeError):
             # An endpoint that answered with something other than AWS's
-            # format (a simulator's error page): unknown, never "absent".
+            # format (a simulator's error page, bytes that are not UTF-8,
+            # which botocore decodes without a wrapper): unknown, never
+            # "absent", and the rest of the resource is still stored.
             errors[key] = f"unsupported: {key} answer could not be parsed"
             return None
 
@@ -176,11 +179,30 @@ def service_for_type(resource_type: str) -> str | None:
     return None
 
 
+# NUL and lone surrogates: valid in a Python str (a JSON answer's "\u0000" or
+# "\ud800"), refused by Postgres' jsonb and text.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """``text`` with what Postgres cannot store replaced by U+FFFD.
+
+    One such character in a hostile policy would otherwise fail the whole
+    batch, and with it every resource of the unit.
+    """
+    return _UNSTORABLE.sub("\ufffd", text) if _UNSTORABLE.search(text) else text
+
+
 def to_jsonable(value: Any) -> Any:
-    """boto3 responses as plain JSON: datetimes in ISO 8601 UTC, bytes as text."""
+    """boto3 responses as plain JSON: datetimes in ISO 8601 UTC, bytes as text,
+    text that Postgres can store (``storable``)."""
+    if isinstance(value, str):
+        return storable(value)
     if isinstance(value, dict):
         return {
-            str(k): to_jsonable(v) for k, v in value.items() if k != "ResponseMetadata"
+            storable(str(k)): to_jsonable(v)
+            for k, v in value.items()
+            if k != "ResponseMetadata"
         }
     if isinstance(value, list | tuple):
         return [to_jsonable(v) for v in value]
@@ -191,5 +213,5 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
+        return storable(value.decode("utf-8", errors="replace"))
     return value

@@ -1,20 +1,17 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.urls import reverse
+from django.utils import timezone
 
+from accounts.aws_errors import ErrorKind
 from accounts.models import Account, Organization
 
 GLOBAL_REGION = "global"
-
-
-class ErrorKind(models.TextChoices):
-    ACCESS_DENIED = "access_denied", "Access denied"
-    REGION_DISABLED = "region_disabled", "Region not enabled"
-    THROTTLED = "throttled", "Throttled"
-    UNSUPPORTED = "unsupported", "Not supported by the endpoint"
-    UNREACHABLE = "unreachable", "Endpoint unreachable"
-    OTHER = "other", "Other error"
 
 
 class Scan(models.Model):
@@ -26,6 +23,12 @@ class Scan(models.Model):
         PARTIAL = "partial", "Finished with gaps"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
+        # A scheduled start that found the previous scan still active: a
+        # record with no units, so the history shows why no scan ran.
+        SKIPPED = "skipped", "Skipped"
+
+    #: Statuses of a scan still in progress; at most one per organization.
+    ACTIVE_STATUSES = (Status.PENDING, Status.RUNNING, Status.EVALUATING)
 
     class Trigger(models.TextChoices):
         MANUAL = "manual", "Manual"
@@ -60,6 +63,16 @@ class Scan(models.Model):
                 fields=["organization", "-started_at"], name="scan_org_recent_idx"
             ),
         ]
+        constraints = [
+            # Scans never overlap: "is a scan of this organization active?"
+            # (collectors.schedule.start_scan_unless_busy) has one answer even
+            # when two starts race past its row lock.
+            models.UniqueConstraint(
+                fields=["organization"],
+                condition=Q(status__in=["pending", "running", "evaluating"]),
+                name="scan_one_active_per_org",
+            ),
+        ]
 
     def __str__(self) -> str:
         when = f"{self.started_at:%Y-%m-%d %H:%M}"
@@ -69,13 +82,17 @@ class Scan(models.Model):
         return reverse("collectors:scan", args=[self.pk])
 
     @property
+    def elapsed(self) -> timedelta:
+        """How long it ran, or has been running so far."""
+        return (self.finished_at or timezone.now()) - self.started_at
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+    @property
     def is_done(self) -> bool:
-        return self.status in {
-            self.Status.FINISHED,
-            self.Status.PARTIAL,
-            self.Status.FAILED,
-            self.Status.CANCELLED,
-        }
+        return not self.is_active
 
     @property
     def session_name(self) -> str:
@@ -214,3 +231,24 @@ class Snapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.resource} @ {self.valid_from:%Y-%m-%d %H:%M}"
+
+
+# -- Every organization has a scan schedule ---------------------------------------
+# Receivers live here (not in accounts) because accounts imports nothing of
+# ours; models.py is imported when the app registry loads, so they are always
+# connected.
+
+
+@receiver(post_save, sender=Organization, dispatch_uid="collectors.default_schedule")
+def _create_default_schedule(sender, instance, created, raw=False, **kwargs) -> None:
+    if created and not raw:
+        from collectors.schedule import create_default_schedule
+
+        create_default_schedule(instance)
+
+
+@receiver(post_delete, sender=Organization, dispatch_uid="collectors.drop_schedule")
+def _delete_schedule(sender, instance, **kwargs) -> None:
+    from collectors.schedule import delete_schedule
+
+    delete_schedule(instance.pk)

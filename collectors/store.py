@@ -9,7 +9,7 @@ from itertools import islice
 
 from django.db import transaction
 
-from collectors.base import ResourceRecord, to_jsonable
+from collectors.base import ResourceRecord, storable, to_jsonable
 from collectors.models import Resource, ScanUnit, Snapshot
 
 BATCH_SIZE = 500
@@ -28,7 +28,7 @@ def digest(record: ResourceRecord) -> tuple[str, dict, dict]:
     its config, tags, name and ARN.
     """
     config = to_jsonable(record.config)
-    tags = {str(k): str(v) for k, v in (record.tags or {}).items()}
+    tags = {storable(str(k)): storable(str(v)) for k, v in (record.tags or {}).items()}
     document = {"arn": record.arn, "name": record.name, "tags": tags, "config": config}
     sha = hashlib.sha256(
         canonical(document).encode("utf-8", "surrogatepass")

@@ -1,13 +1,21 @@
-"""Scan history and the units of one scan.
+"""Scan history, the units of one scan, and operating scans.
 
 A scan is visible to a user who may see at least one account of its
 organization, and only those accounts' units are shown (``_get_scan_for_user``
 and ``_visible_units``). htmx filter and paging requests get only the units
-table.
+table; the progress of a scan in progress is polled as its own partial.
+
+Starting, cancelling, resuming and scheduling scans is organization-wide, so
+it is for staff and for admins of a team holding an account of the
+organization (``_get_organization_to_operate``): others who can see it get 403.
 """
+
+from dataclasses import dataclass
+from datetime import datetime
 
 from django import forms
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import (
     Case,
@@ -23,15 +31,31 @@ from django.db.models import (
 )
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+from django_celery_beat.models import PeriodicTask
+from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
-from accounts.models import Account, Organization
+from accounts import audit
+from accounts.models import Account, Membership, Organization
+from collectors import schedule
 from collectors.base import COLLECTORS
-from collectors.forms import ScopeForm
+from collectors.forms import ScheduleForm, ScopeForm
 from collectors.models import Scan, ScanUnit
+from collectors.pipeline import UNFINISHED, ScanError, cancel_scan
+from collectors.recovery import (
+    RESUMABLE_STATUSES,
+    RESUMABLE_UNITS,
+    NotResumable,
+    resume_scan,
+    why_not_resumable,
+)
 
 SCANS_PER_PAGE = 50
 UNITS_PER_PAGE = 100
+RECENT_SCHEDULED = 10
 
 
 class UnitFilterForm(forms.Form):
@@ -68,11 +92,40 @@ def _accounts(request: HttpRequest) -> QuerySet:
     return Account.objects.for_user(request.user)
 
 
-def _visible_scans(request: HttpRequest) -> QuerySet:
-    organizations = Organization.objects.filter(
+def _visible_organizations(request: HttpRequest) -> QuerySet:
+    if request.user.is_staff:
+        return Organization.objects.all()  # also those without accounts yet
+    return Organization.objects.filter(
         pk__in=_accounts(request).values("organization_id")
     )
-    return Scan.objects.filter(organization__in=organizations)
+
+
+def _operated_organizations(request: HttpRequest) -> QuerySet:
+    """Organizations the user may scan now, cancel and schedule."""
+    if request.user.is_staff:
+        return Organization.objects.all()
+    administered = Account.objects.filter(
+        teams__membership__user=request.user,
+        teams__membership__role=Membership.Role.ADMIN,
+    )
+    return Organization.objects.filter(pk__in=administered.values("organization_id"))
+
+
+def _check_operates(request: HttpRequest, organization: Organization) -> None:
+    if not _operated_organizations(request).filter(pk=organization.pk).exists():
+        raise PermissionDenied(
+            "Only staff and team admins may start, cancel, resume or schedule scans."
+        )
+
+
+def _get_organization_to_operate(request: HttpRequest, pk: int) -> Organization:
+    organization = get_object_or_404(_visible_organizations(request), pk=pk)
+    _check_operates(request, organization)
+    return organization
+
+
+def _visible_scans(request: HttpRequest) -> QuerySet:
+    return Scan.objects.filter(organization__in=_visible_organizations(request))
 
 
 def _get_scan_for_user(request: HttpRequest, pk: int) -> Scan:
@@ -97,7 +150,45 @@ def _unit_counts(accounts: QuerySet) -> dict:
         "units_skipped": Count(
             "units", filter=mine & Q(units__status=ScanUnit.Status.SKIPPED)
         ),
+        "units_done": Count("units", filter=mine & ~Q(units__status__in=UNFINISHED)),
     }
+
+
+@dataclass(frozen=True, slots=True)
+class OrganizationRow:
+    """One organization on the scans page: its schedule and scan in progress."""
+
+    organization: Organization
+    schedule: PeriodicTask | None
+    next_run: datetime | None
+    active: Scan | None
+    can_operate: bool
+
+
+def _organization_rows(request: HttpRequest) -> list[OrganizationRow]:
+    """Four queries whatever the number of organizations."""
+    organizations = list(_visible_organizations(request))
+    ids = [o.pk for o in organizations]
+    operated = set(
+        _operated_organizations(request).filter(pk__in=ids).values_list("pk", flat=True)
+    )
+    schedules = schedule.schedules_for(ids)
+    active = {
+        scan.organization_id: scan
+        for scan in Scan.objects.filter(
+            organization__in=ids, status__in=Scan.ACTIVE_STATUSES
+        ).annotate(**_unit_counts(_accounts(request)))
+    }
+    return [
+        OrganizationRow(
+            organization=o,
+            schedule=schedules.get(o.pk),
+            next_run=schedule.next_run(schedules.get(o.pk)),
+            active=active.get(o.pk),
+            can_operate=o.pk in operated,
+        )
+        for o in organizations
+    ]
 
 
 def scan_list(request: HttpRequest) -> HttpResponse:
@@ -113,7 +204,27 @@ def scan_list(request: HttpRequest) -> HttpResponse:
         .order_by("-started_at")
     )
     page = Paginator(scans, SCANS_PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "collectors/scans.html", {"page": page})
+    context = {"page": page, "organizations": _organization_rows(request)}
+    return render(request, "collectors/scans.html", context)
+
+
+def _htmx_target(request: HttpRequest) -> str | None:
+    """The element an htmx request swaps; None for a full page load."""
+    htmx = getattr(request, "htmx", None)
+    if not htmx or htmx.history_restore_request:
+        return None
+    return htmx.target
+
+
+def _progress_response(request: HttpRequest, context: dict) -> HttpResponse:
+    """The polled progress, with the status badge and the units table out of
+    band; once the scan is done, a full reload (message and actions change)."""
+    if context["scan"].is_done:
+        response = HttpResponseClientRefresh()
+    else:
+        response = render(request, "collectors/_progress_poll.html", context)
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response
 
 
 def scan_detail(request: HttpRequest, scan_id: int) -> HttpResponse:
@@ -124,9 +235,13 @@ def scan_detail(request: HttpRequest, scan_id: int) -> HttpResponse:
         ok=Count("pk", filter=Q(status=ScanUnit.Status.OK)),
         failed=Count("pk", filter=Q(status=ScanUnit.Status.FAILED)),
         skipped=Count("pk", filter=Q(status=ScanUnit.Status.SKIPPED)),
+        done=Count("pk", filter=~Q(status__in=UNFINISHED)),
+        running=Count("pk", filter=Q(status=ScanUnit.Status.RUNNING)),
+        resumable=Count("pk", filter=RESUMABLE_UNITS),
         api_calls=Sum("api_calls"),
         resources=Sum("resources"),
     )
+    target = _htmx_target(request)
     services = sorted(set(units.values_list("service", flat=True).distinct()))
     form = UnitFilterForm(request.GET, services=services)
     failed_first = Case(
@@ -142,16 +257,22 @@ def scan_detail(request: HttpRequest, scan_id: int) -> HttpResponse:
     page = Paginator(filtered, UNITS_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    may_resume = scan.status in RESUMABLE_STATUSES and counts["resumable"]
+    can_operate = (scan.is_active or may_resume) and _operated_organizations(
+        request
+    ).filter(pk=scan.organization_id).exists()
     context = {
         "scan": scan,
         "counts": counts,
         "form": form,
         "page": page,
         "query": query.urlencode(),
-        "duration": (scan.finished_at - scan.started_at) if scan.finished_at else None,
+        "can_operate": can_operate and scan.is_active,
+        "can_resume": can_operate and may_resume and not why_not_resumable(scan),
     }
-    htmx = getattr(request, "htmx", None)
-    partial = bool(htmx) and htmx.target == "units" and not htmx.history_restore_request
+    if target == "scan-progress":
+        return _progress_response(request, context)
+    partial = target == "units"
     template = "collectors/_units.html" if partial else "collectors/scan.html"
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request", "HX-Target"])
@@ -171,9 +292,18 @@ def organization_scope(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         form = ScopeForm(request.POST)
         if form.is_valid():
+            before = audit.scope_of(organization)
             organization.services = form.cleaned_data["services"]
             organization.regions = form.cleaned_data["regions"]
             organization.save(update_fields=["services", "regions"])
+            audit.record_change(
+                audit.Action.SCOPE_CHANGED,
+                target=organization,
+                before=before,
+                after=audit.scope_of(organization),
+                actor=request.user,
+                request=request,
+            )
             messages.success(
                 request,
                 f"Scope of {organization.name} saved; it applies from the next scan.",
@@ -189,3 +319,153 @@ def organization_scope(request: HttpRequest, pk: int) -> HttpResponse:
     left_out = sorted(set(COLLECTORS) - set(organization.services or COLLECTORS))
     context = {"organization": organization, "form": form, "left_out": left_out}
     return render(request, "collectors/scope.html", context)
+
+
+# -- Operating scans: scan now, cancel, schedule --------------------------------------
+
+
+def _redirect(request: HttpRequest, url: str) -> HttpResponse:
+    """A redirect that htmx follows as a page load (the forms also work without)."""
+    if getattr(request, "htmx", None):
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
+
+
+def _back(request: HttpRequest) -> str:
+    """The page the form was posted from (a local URL), else the scans page."""
+    url = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return url
+    return reverse("collectors:scans")
+
+
+@require_POST
+def scan_now(request: HttpRequest, pk: int) -> HttpResponse:
+    organization = _get_organization_to_operate(request, pk)
+    try:
+        scan = schedule.start_scan_unless_busy(
+            organization.pk,
+            trigger=Scan.Trigger.MANUAL,
+            user=request.user,
+            background=True,
+        )
+    except schedule.ScanBusy as busy:
+        messages.error(
+            request,
+            f"Not started: {busy} Scans of an organization never overlap; "
+            "wait for it to finish or cancel it.",
+        )
+        return _redirect(request, _back(request))
+    except ScanError as exc:
+        messages.error(request, f"Not started: {exc}.")
+        return _redirect(request, _back(request))
+    messages.success(request, f"Scan #{scan.pk} of {organization.name} started.")
+    return _redirect(request, scan.get_absolute_url())
+
+
+@require_POST
+def scan_cancel(request: HttpRequest, scan_id: int) -> HttpResponse:
+    scan = _get_scan_for_user(request, scan_id)
+    _check_operates(request, scan.organization)
+    if cancel_scan(scan.pk, by=request.user.get_username()):
+        messages.success(
+            request,
+            f"Scan #{scan.pk} cancelled. Units not collected yet will not be, "
+            "and the scan is not evaluated.",
+        )
+    else:
+        messages.info(
+            request,
+            f"Scan #{scan.pk} had already ended "
+            f"({scan.get_status_display().lower()}): nothing to cancel.",
+        )
+    return _redirect(request, scan.get_absolute_url())
+
+
+@require_POST
+def scan_resume(request: HttpRequest, scan_id: int) -> HttpResponse:
+    scan = _get_scan_for_user(request, scan_id)
+    _check_operates(request, scan.organization)
+    try:
+        count = resume_scan(scan.pk, by=request.user.get_username(), background=True)
+    except NotResumable as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            f"Scan #{scan.pk} resumed: {count} units are being collected again, "
+            "then the scan is evaluated again.",
+        )
+    return _redirect(request, scan.get_absolute_url())
+
+
+def organization_schedule(request: HttpRequest, pk: int) -> HttpResponse:
+    organization = _get_organization_to_operate(request, pk)
+    task = schedule.schedule_of(organization)
+    if request.method == "POST":
+        form = ScheduleForm(request.POST)
+        if form.is_valid():
+            before = _schedule_initial(task)
+            task = schedule.save_schedule(
+                organization,
+                form.cleaned_data["cron"],
+                form.cleaned_data["timezone"],
+                enabled=form.cleaned_data["enabled"],
+            )
+            audit.record_change(
+                audit.Action.SCHEDULE_CHANGED,
+                target=organization,
+                before=before,
+                after=_schedule_initial(task),
+                actor=request.user,
+                request=request,
+            )
+            messages.success(request, _saved_message(organization, task))
+            return redirect("collectors:schedule", pk=organization.pk)
+    else:
+        form = ScheduleForm(initial=_schedule_initial(task))
+    recent = Scan.objects.filter(
+        organization=organization, trigger=Scan.Trigger.SCHEDULED
+    ).order_by("-started_at")[:RECENT_SCHEDULED]
+    context = {
+        "organization": organization,
+        "form": form,
+        "task": task,
+        "next_run": schedule.next_run(task),
+        "cron": schedule.cron_expression(task.crontab) if task and task.crontab else "",
+        "recent": recent,
+        "active": Scan.objects.filter(
+            organization=organization, status__in=Scan.ACTIVE_STATUSES
+        ).first(),
+    }
+    return render(request, "collectors/schedule.html", context)
+
+
+def _schedule_initial(task: PeriodicTask | None) -> dict:
+    if task is None or task.crontab is None:
+        # No beat entry (deleted in the admin): saving creates one.
+        return {
+            "cron": schedule.DEFAULT_CRON,
+            "timezone": schedule.DEFAULT_TIMEZONE,
+            "enabled": False,
+        }
+    return {
+        "cron": schedule.cron_expression(task.crontab),
+        "timezone": str(task.crontab.timezone),
+        "enabled": task.enabled,
+    }
+
+
+def _saved_message(organization: Organization, task: PeriodicTask) -> str:
+    if not task.enabled:
+        return (
+            f"Schedule of {organization.name} saved; scheduled scans are off "
+            "(Scan now still works)."
+        )
+    when = schedule.next_run(task)
+    return (
+        f"Schedule of {organization.name} saved: {task.crontab.human_readable}. "
+        f"Next scan {when:%Y-%m-%d %H:%M} UTC."
+    )

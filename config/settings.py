@@ -1,12 +1,16 @@
 """Parapet settings, read from the environment (see the table in README.md)."""
 
+import re
 import warnings
+from datetime import timedelta
 from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from accounts.oidc_config import read_oidc_config
 from config.env import database_from_url, env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -39,7 +43,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "csp",
     "django_celery_beat",
+    "axes",
+    "mozilla_django_oidc",
     "accounts",
     "collectors",
     "findings",
@@ -48,6 +55,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.csp.ParapetCSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -56,7 +64,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "accounts.signin.SessionLimitsMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Last, as django-axes asks: it turns a lockout into the login page's answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -99,7 +110,55 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "findings:overview"
 LOGOUT_REDIRECT_URL = "login"
-SESSION_COOKIE_AGE = env_int("PARAPET_SESSION_SECONDS", 8 * 3600, minimum=300)
+# A session ends PARAPET_SESSION_SECONDS after sign-in, or after
+# PARAPET_SESSION_IDLE_SECONDS without a request, whichever comes first
+# (accounts.signin.SessionLimitsMiddleware).
+PARAPET_SESSION_SECONDS = env_int("PARAPET_SESSION_SECONDS", 8 * 3600, minimum=300)
+SESSION_COOKIE_AGE = min(
+    PARAPET_SESSION_SECONDS,
+    env_int("PARAPET_SESSION_IDLE_SECONDS", 3600, minimum=300),
+)
+# Login throttling (django-axes): this many failures for one username from one
+# address lock that pair out for the cool-off; `manage.py axes_reset` unlocks.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("PARAPET_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(
+    minutes=env_int("PARAPET_LOGIN_COOLOFF_MINUTES", 15, minimum=1)
+)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # no start-up banner on every command
+# Masked in axes' log lines and in the form data it stores with each attempt.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]
+AXES_LOCKOUT_CALLABLE = "accounts.signin.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "accounts.audit.client_ip"
+# Proxies in front of Parapet that append the client's address to
+# X-Forwarded-For. 0: the header is ignored (anyone can forge it) and the
+# connection's address counts.
+PARAPET_TRUSTED_PROXY_COUNT = env_int("PARAPET_TRUSTED_PROXY_COUNT", 0, minimum=0)
+# Single sign-on (OpenID Connect), on when its variables are set
+# (accounts/oidc_config.py). Local accounts keep working beside it.
+_oidc = read_oidc_config(production=PARAPET_ENV == "production")
+PARAPET_OIDC_ENABLED = _oidc is not None
+if _oidc:
+    AUTHENTICATION_BACKENDS.append("accounts.oidc.TeamMappingOIDCBackend")
+    PARAPET_OIDC_ISSUER = _oidc.issuer
+    PARAPET_OIDC_NAME = _oidc.display_name
+    PARAPET_OIDC_GROUPS_CLAIM = _oidc.groups_claim
+    PARAPET_OIDC_TEAM_MAP = _oidc.team_map
+    OIDC_RP_CLIENT_ID = _oidc.client_id
+    OIDC_RP_CLIENT_SECRET = _oidc.client_secret
+    OIDC_RP_SIGN_ALGO = _oidc.sign_algo
+    OIDC_RP_SCOPES = _oidc.scopes
+    OIDC_OP_AUTHORIZATION_ENDPOINT = _oidc.endpoints["authorization"]
+    OIDC_OP_TOKEN_ENDPOINT = _oidc.endpoints["token"]
+    OIDC_OP_USER_ENDPOINT = _oidc.endpoints["userinfo"]
+    OIDC_OP_JWKS_ENDPOINT = _oidc.endpoints.get("jwks")
+    OIDC_USE_PKCE = True
+    OIDC_TIMEOUT = 10
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
@@ -110,7 +169,27 @@ SESSION_COOKIE_SECURE = _https
 CSRF_COOKIE_SECURE = _https
 SECURE_SSL_REDIRECT = _https
 SECURE_HSTS_SECONDS = 31536000 if _https else 0
+# Names under Parapet's own host are Parapet's too; preloading is a decision for
+# whoever owns the registrable domain, not for one app on a subdomain of it.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _https
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if _https else None
+# Every script and stylesheet is served by the app (htmx is vendored by
+# django-htmx) and templates carry no inline script, style or handler, so no
+# 'unsafe-inline' or 'unsafe-eval' anywhere. A view that needs another policy
+# sets its own header (the digest preview), which the middleware leaves alone.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -136,7 +215,7 @@ warnings.filterwarnings("ignore", message="No directory at")
 # Celery: a Redis broker when REDIS_URL is set; otherwise every task runs
 # in-process (eagerly), which is how `make demo` works on a laptop.
 REDIS_URL = env_str("REDIS_URL")
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -156,11 +235,25 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = (
     {"global_keyprefix": _redis_prefix} if _redis_prefix else {}
 )
+# A broker or result store that restarts is waited for, never given up on: a
+# worker that exits after N retries leaves its scan hanging, and a result that
+# is not stored leaves the scan's chord waiting for it forever.
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_RESULT_BACKEND_ALWAYS_RETRY = True
+CELERY_RESULT_BACKEND_MAX_RETRIES = 30
 CELERY_TASK_ROUTES = {
     "collectors.run_unit": {"queue": "collect"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# A unit whose worker has not sent a heartbeat for this many seconds is marked
+# failed ("worker stopped responding") by the reaper every 5 minutes; a
+# redelivered unit takes over after a tenth of it (collectors/pipeline.py).
+PARAPET_UNIT_HEARTBEAT_TIMEOUT = env_int(
+    "PARAPET_UNIT_HEARTBEAT_TIMEOUT", 15 * 60, minimum=60
+)
 # Without a broker, a scan's units run on this many threads of the process.
 PARAPET_INPROCESS_CONCURRENCY = env_int("PARAPET_INPROCESS_CONCURRENCY", 8, minimum=1)
 
@@ -175,6 +268,27 @@ PARAPET_ROLE_SESSION_SECONDS = env_int(
 PARAPET_AWS_MAX_ATTEMPTS = env_int("PARAPET_AWS_MAX_ATTEMPTS", 0, minimum=0)
 PARAPET_AWS_TIMEOUT_SECONDS = env_int("PARAPET_AWS_TIMEOUT_SECONDS", 30, minimum=1)
 PARAPET_DEFAULT_REGIONS = env_list("PARAPET_DEFAULT_REGIONS", [])
+# Raw history (superseded snapshots, status changes, scan units, long-deleted
+# resources) older than this many days is pruned nightly (findings/retention.py);
+# rollups, and so every trend, are kept. 0 keeps everything forever.
+PARAPET_RETENTION_DAYS = env_int("PARAPET_RETENTION_DAYS", 400, minimum=0)
+if 0 < PARAPET_RETENTION_DAYS < 30:
+    raise ImproperlyConfigured(
+        "PARAPET_RETENTION_DAYS must be 0 (keep forever) or at least 30, "
+        f"got {PARAPET_RETENTION_DAYS}"
+    )
+# The IAM role (or user) the workers run as: the onboarding page fills it in as
+# the principal the member accounts' audit role trusts. Empty: a placeholder.
+PARAPET_SCANNER_PRINCIPAL_ARN = env_str("PARAPET_SCANNER_PRINCIPAL_ARN").strip()
+if PARAPET_SCANNER_PRINCIPAL_ARN and not re.fullmatch(
+    r"arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+",
+    PARAPET_SCANNER_PRINCIPAL_ARN,
+):
+    raise ImproperlyConfigured(
+        "PARAPET_SCANNER_PRINCIPAL_ARN must be the ARN of one IAM role or user, "
+        f"e.g. arn:aws:iam::111111111111:role/parapet, got "
+        f"{PARAPET_SCANNER_PRINCIPAL_ARN!r}"
+    )
 
 LOGGING = {
     "version": 1,
@@ -182,7 +296,16 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Libraries log credentials at DEBUG (botocore: request headers and
+    # AssumeRole responses); the filter takes them out of every line written.
+    "filters": {"redact": {"()": "accounts.log_redaction.RedactSecrets"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("PARAPET_LOG_LEVEL", "INFO")},
     "loggers": {
         "botocore": {"level": "WARNING"},
@@ -190,6 +313,8 @@ LOGGING = {
         "urllib3": {"level": "WARNING"},
         # One line per task is noise when tasks run in-process (the demo).
         "celery.app.trace": {"level": "WARNING"},
+        # Parapet's audit log records sign-ins; axes' INFO lines repeat them.
+        "axes": {"level": "WARNING"},
     },
 }
 

@@ -22,3 +22,41 @@ def send_due_digests() -> int:
 )
 def send_digest(digest_id: int) -> str:
     return digests.deliver(digest_id)
+
+
+# -- Exceptions (findings/suppressions.py) -------------------------------------------
+
+
+@shared_task(name="findings.recount_exception", acks_late=True)
+def recount_exception(suppression_id: int) -> int:
+    """Move the current counts after an exception was created, changed,
+    revoked or expired. Idempotent: it recounts from the findings."""
+    from findings import suppressions
+    from findings.models import Suppression
+
+    suppression = Suppression.objects.filter(pk=suppression_id).first()
+    if suppression is None:
+        return 0
+    return suppressions.recount_for(suppression)
+
+
+@shared_task(name="findings.expire_exceptions", acks_late=True)
+def expire_exceptions() -> int:
+    """Beat, every 10 minutes: log each expiry once and recount."""
+    from findings import suppressions
+
+    return suppressions.expire_due()
+
+
+# -- Retention (findings/retention.py) -----------------------------------------------
+
+
+@shared_task(name="findings.prune_history", acks_late=True)
+def prune_history() -> dict[str, int]:
+    """Beat, daily at 03:30 UTC: prune raw history past PARAPET_RETENTION_DAYS.
+
+    Idempotent, so a redelivered run only finds less to delete.
+    """
+    from findings import retention
+
+    return retention.prune().as_dict()

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from accounts import audit
 from accounts.models import Account, Team
 from findings import digests, sections
 from findings.controls import REGISTRY
@@ -107,7 +108,16 @@ def digest_settings(request: HttpRequest) -> HttpResponse:
             request.POST, instance=subscription, user=request.user
         )
         if form.is_valid():
+            before = {name: form.initial.get(name) for name in form.changed_data}
             subscription = form.save()
+            audit.record_change(
+                audit.Action.DIGEST_CHANGED,
+                target=subscription,
+                before=before,
+                after={name: form.cleaned_data[name] for name in form.changed_data},
+                actor=request.user,
+                request=request,
+            )
             if subscription.active:
                 when = subscription.next_slot(timezone.now())
                 local = when.astimezone(subscription.zone)
@@ -171,7 +181,13 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "findings/digest_settings.html", context, status=404)
     context["subscription"] = subscription
     if request.method == "POST":
-        if subscription is not None:
-            digests.unsubscribe(subscription)
+        if subscription is not None and digests.unsubscribe(subscription):
+            audit.record(
+                audit.Action.DIGEST_CHANGED,
+                target=subscription,
+                actor_label="unsubscribe link",
+                request=request,
+                details={"changes": {"active": ["True", "False"]}},
+            )
         context["done"] = True
     return render(request, "findings/digest_settings.html", context)

@@ -1,148 +1,49 @@
 """End to end: a moto server organization, scanned by a real Celery worker over
 real Redis into real Postgres, then read through the pages by two users."""
 
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.db import connection
 
+from accounts.aws import forget_credentials
 from accounts.models import Account, Membership, Organization, Team
 from collectors.models import Scan
+from collectors.tests.harness import (
+    CeleryWorker,
+    redis_or_skip,
+    use_broker,
+    worker_database_url,
+)
 from findings.models import ControlRollup, pass_rate
 from findings.templatetags.parapet import pct
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-REDIS_URL = os.environ.get("PARAPET_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _redis_or_skip():
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError:
-        pytest.skip(
-            f"no Redis at {REDIS_URL}: the end-to-end test needs a real broker "
-            "(start redis-server or set PARAPET_TEST_REDIS_URL)"
-        )
-    return client
-
-
-def _test_database_url() -> str:
-    db = connection.settings_dict
-    user = db["USER"] or "postgres"
-    auth = f"{user}:{db['PASSWORD']}" if db["PASSWORD"] else user
-    if db["HOST"].startswith("/"):
-        return f"postgresql://{auth}@/{db['NAME']}?host={db['HOST']}"
-    host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
-    return f"postgresql://{auth}@{host}/{db['NAME']}"
 
 
 @pytest.fixture
 def moto_server():
     from demo.simulator import start_moto_server, use_endpoint
 
-    saved = dict(os.environ)
     server, endpoint = start_moto_server(0)
-    use_endpoint(endpoint)
-    from accounts.aws import forget_credentials
-
-    forget_credentials()
-    yield endpoint
+    with use_endpoint(endpoint):
+        forget_credentials()
+        yield endpoint
     server.stop()
-    os.environ.clear()
-    os.environ.update(saved)
     forget_credentials()
-
-
-def _reset_connections(app) -> None:
-    """Make the producer side reconnect with the broker now configured."""
-    app._pool = None
-    app.amqp._producer_pool = None
 
 
 @pytest.fixture
 def celery_worker(moto_server):
     """A real worker process on a real Redis broker, against the test database."""
-    _redis_or_skip()
-    from config.celery import app
-
-    # Its own key prefix, so concurrent runs on one Redis never share a queue.
-    prefix = f"parapet-test-{os.getpid()}-{time.time_ns()}:"
-    env = {
-        **os.environ,
-        "PARAPET_REDIS_KEY_PREFIX": prefix,
-        "REDIS_URL": REDIS_URL,
-        "DATABASE_URL": _test_database_url(),
-        "AWS_ENDPOINT_URL": moto_server,
-        "PYTHONUNBUFFERED": "1",
-    }
-    (REPO / "test-artifacts").mkdir(exist_ok=True)
-    log_path = REPO / "test-artifacts" / f"e2e-worker-{os.getpid()}.log"
-    log = open(log_path, "w")  # noqa: SIM115
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "-Q",
-            "default,collect",
-            "--concurrency",
-            "2",
-            "-l",
-            "info",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    redis_or_skip()
+    worker = CeleryWorker(
+        aws_endpoint=moto_server, database_url=worker_database_url(), name="e2e-worker"
     )
-    saved = {
-        k: app.conf[k]
-        for k in (
-            "broker_url",
-            "result_backend",
-            "task_always_eager",
-            "broker_transport_options",
-            "result_backend_transport_options",
-        )
-    }
-    app.conf.update(
-        broker_url=REDIS_URL,
-        result_backend=REDIS_URL,
-        task_always_eager=False,
-        broker_transport_options={
-            **app.conf.broker_transport_options,
-            "global_keyprefix": prefix,
-        },
-        result_backend_transport_options={"global_keyprefix": prefix},
-    )
-    _reset_connections(app)
-    yield worker
-    app.conf.update(saved)
-    _reset_connections(app)
-    worker.terminate()
-    try:
-        worker.wait(15)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-    log.close()
+    with worker, use_broker(worker):
+        yield worker
 
 
 def test_organization_scanned_by_a_real_worker_and_shown_scoped(
@@ -150,7 +51,6 @@ def test_organization_scanned_by_a_real_worker_and_shown_scoped(
 ):
     from demo.seed import seed_organization
 
-    (REPO / "test-artifacts").mkdir(exist_ok=True)
     seed = seed_organization(moto_server, regions=("us-east-1",))
     call_command(
         "add_organization",

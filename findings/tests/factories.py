@@ -16,7 +16,8 @@ from django.contrib.auth.hashers import make_password
 
 from accounts.models import Account, Membership, Organization, Team
 from collectors.models import Resource, Scan, ScanUnit, Snapshot
-from findings.models import ControlRollup, Finding, FindingChange
+from findings import suppressions
+from findings.models import ControlRollup, Finding, FindingChange, Suppression
 
 PASSWORD = "correct-horse-battery-staple"
 T0 = datetime(2025, 3, 1, 6, 0, tzinfo=UTC)
@@ -302,3 +303,285 @@ def build_world() -> types.SimpleNamespace:
     make_finding(lake, CTL_S3, "FAIL", reason="No public access block on lake-raw")
 
     return types.SimpleNamespace(**locals())
+
+
+# -- Two teams, each with data only it may see (test_authorization.py) ----------------
+
+
+def make_team_admin(team: Team, username: str):
+    """A user with the team-admin role in ``team``."""
+    user = make_user(username)
+    Membership.objects.create(team=team, user=user, role=Membership.Role.ADMIN)
+    return user
+
+
+def add_marked_data(account: Account, scan: Scan, marker: str) -> Resource:
+    """A failing resource (snapshot, finding, change) and a failed unit naming it.
+
+    A page or export that shows any of them to someone outside the account's
+    teams leaks: the marker is what the authorization tests search for.
+    """
+    resource = make_resource(account, name=f"{marker}-bucket", at=scan.started_at)
+    snapshot = make_snapshot(
+        resource,
+        {"Owner": marker, "PublicAccessBlock": {}},
+        at=scan.started_at,
+        scan=scan,
+        tags={"owner": marker},
+    )
+    finding = make_finding(
+        resource,
+        CTL_S3,
+        "FAIL",
+        reason=f"No public access block on {marker}-bucket",
+        at=scan.started_at,
+        scan=scan,
+    )
+    make_change(finding, scan, "", "FAIL", snapshot=snapshot)
+    make_unit(
+        scan,
+        account,
+        service="ec2",
+        status=ScanUnit.Status.FAILED,
+        error_kind="access_denied",
+        error_message=f"ec2:DescribeInstances denied in {marker}",
+    )
+    return resource
+
+
+def add_private_organization(
+    team: Team, name: str, marker: str, account_id: str, *, at: datetime = T0
+) -> types.SimpleNamespace:
+    """An organization only ``team`` sees: one account, one scan, marked data."""
+    org = make_org(name, simulated=True)
+    account = make_account(org, f"{marker}-account", account_id=account_id)
+    team.accounts.add(account)
+    scan = make_scan(org, at=at)
+    make_unit(scan, account, service="s3")
+    make_rollup(scan, account, CTL_S3, SEC_S3, passed=1, failed=1)
+    resource = add_marked_data(account, scan, marker)
+    return types.SimpleNamespace(org=org, account=account, scan=scan, resource=resource)
+
+
+def build_two_team_world() -> types.SimpleNamespace:
+    """``build_world()`` plus a team admin, marked data and an organization per team.
+
+    - team "a" is Payments: alice (member) and carol (team admin);
+    - team "b" is Data: bob (member);
+    - each team's account in the shared organization Acme gets a marked
+      resource, finding and failed unit in the latest scan, and each team has
+      a private organization (Initech for a, Globex for b) with its own scan.
+
+    ``world.teams["a"]`` and ``["b"]`` hold each team's objects and the
+    strings (``leaks``) that must never reach anyone outside the team.
+    """
+    world = build_world()
+    now = datetime.now(UTC).replace(microsecond=0)
+    teams = {}
+    specs = {
+        "a": ("Payments", world.payments, "Initech", "311111111111"),
+        "b": ("Data", world.data, "Globex", "322222222222"),
+    }
+    for key, (team_name, account, org_name, account_id) in specs.items():
+        marker = f"zq{key}-{team_name.lower()}-marker"
+        team = Team.objects.get(name=team_name)
+        # A scan an hour ago: today's digest preview has something to show.
+        private = add_private_organization(
+            team, org_name, marker, account_id, at=now - timedelta(hours=1)
+        )
+        resource = add_marked_data(account, world.new, marker)
+        teams[key] = types.SimpleNamespace(
+            team=team,
+            account=account,
+            resource=resource,
+            private=private,
+            marker=marker,
+            leaks=[
+                marker,
+                account.name,
+                account.account_id,
+                org_name,
+                private.account.account_id,
+            ],
+        )
+    world.teams = teams
+    world.carol = make_team_admin(teams["a"].team, "carol")
+    return world
+
+
+# -- An organization scanned by the real pipeline, in moto (test_browser.py) ----------
+
+
+def scan_at(organization: Organization, when: datetime) -> Scan:
+    """Plan and run a real scan whose one clock is ``when``.
+
+    Every row a scan writes carries ``scan.started_at``, so running it with the
+    clock moved back (still ticking) gives real history on past days. The scan
+    runs when its transaction commits: call this in a
+    ``django_db(transaction=True)`` test.
+    """
+    from unittest import mock
+
+    from django.utils import timezone
+
+    from collectors.pipeline import plan_scan
+
+    real_now = timezone.now
+    offset = when - real_now()
+    with mock.patch("django.utils.timezone.now", lambda: real_now() + offset):
+        scan = plan_scan(organization)
+    scan.refresh_from_db()
+    assert scan.status == Scan.Status.FINISHED, (scan.status, scan.message)
+    return scan
+
+
+def build_scanned_world(session) -> types.SimpleNamespace:
+    """An organization in moto with S3 buckets, scanned on three days.
+
+    ``session`` is the ``aws`` fixture's moto session. Accounts: the
+    management account and "payments-prod" (team Payments: alice is its
+    admin) and "data-lake" (team Data: bob). root is staff. Scans 60 and 20
+    days ago and now; between the last two, "payments-invoices" (tagged with
+    hostile text) was made public, so it has two snapshots and a PASS → FAIL
+    change caused by the newer one. "payments-public-site" was public until
+    it was fixed before the second scan.
+    """
+    from accounts.discovery import discover_accounts
+    from collectors.tests.conftest import member_session
+
+    orgs = session.client("organizations")
+    orgs.create_organization(FeatureSet="ALL")
+    member = {}
+    for name in ("payments-prod", "data-lake"):
+        created = orgs.create_account(AccountName=name, Email=f"aws-{name}@example.com")
+        member[name] = created["CreateAccountStatus"]["AccountId"]
+    org = Organization.objects.create(
+        name="Acme",
+        management_account_id=session.client("sts").get_caller_identity()["Account"],
+        member_role_name="ParapetAudit",
+        external_id="acme-7f3a9c",
+        regions=["us-east-1"],
+        services=["s3"],
+        simulated=True,
+    )
+    discover_accounts(org)
+    accounts = {a.account_id: a for a in org.accounts.all()}
+    payments = accounts[member["payments-prod"]]
+    data = accounts[member["data-lake"]]
+    management = accounts[org.management_account_id]
+
+    alice, bob = make_user("alice"), make_user("bob")
+    root = make_user("root", staff=True)
+    payments_team = make_team("Payments", accounts=[payments, management])
+    Membership.objects.create(
+        team=payments_team, user=alice, role=Membership.Role.ADMIN
+    )
+    make_team("Data", members=[bob], accounts=[data])
+
+    s3 = member_session(payments.account_id).client("s3")
+    s3.create_bucket(Bucket="payments-invoices")
+    s3.put_bucket_tagging(
+        Bucket="payments-invoices",
+        Tagging={"TagSet": [{"Key": "team", "Value": HOSTILE}]},
+    )
+    s3.create_bucket(Bucket="payments-public-site")
+    s3.put_bucket_acl(Bucket="payments-public-site", ACL="public-read")
+    session.client("s3").create_bucket(Bucket="acme-cloudtrail-logs")
+    lake = member_session(data.account_id).client("s3")
+    lake.create_bucket(Bucket="lake-raw")
+    lake.put_bucket_acl(Bucket="lake-raw", ACL="public-read")
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    first = scan_at(org, now - timedelta(days=60))
+    s3.put_bucket_acl(Bucket="payments-public-site", ACL="private")
+    second = scan_at(org, now - timedelta(days=20))
+    s3.put_bucket_acl(Bucket="payments-invoices", ACL="public-read")
+    latest = scan_at(org, now)
+
+    invoices = Resource.objects.get(account=payments, resource_id="payments-invoices")
+    return types.SimpleNamespace(
+        org=org,
+        payments=payments,
+        data=data,
+        management=management,
+        alice=alice,
+        bob=bob,
+        root=root,
+        scans=[first, second, latest],
+        invoices=invoices,
+    )
+
+
+# -- Exceptions and scans in progress of the two teams (test_authorization.py) -------
+
+
+def make_exception(*, actor, days: int = 30, **fields) -> Suppression:
+    """An exception made by the service, so its audit log starts with its
+    CREATED event; ``fields`` as ``suppressions.create`` takes them."""
+    expires_at = datetime.now(UTC).replace(microsecond=0) + timedelta(days=days)
+    return suppressions.create(actor=actor, expires_at=expires_at, **fields)
+
+
+def add_two_team_exceptions(world: types.SimpleNamespace) -> None:
+    """Exceptions on ``build_two_team_world()``: each team's, and Acme's.
+
+    - ``team.exception``: the team's Acme account waives CTL_MFA, expiring
+      within the digests' window; its reason and approver name the marker;
+    - ``team.org_exception``: CTL_MFA waived for the team's private
+      organization (scope "control": staff made it, only staff change it);
+    - ``world.shared_exception``: CTL_S3 waived for all of Acme, so both
+      teams see it, each counting only its own findings under it.
+    """
+    Scope = Suppression.Scope
+    for team in world.teams.values():
+        team.exception = make_exception(
+            actor=world.carol if team.account == world.payments else world.root,
+            days=7,
+            control_id=CTL_MFA,
+            scope=Scope.ACCOUNT,
+            account=team.account,
+            reason=f"Break-glass root kept by {team.marker}",
+            approver=f"{team.marker}-approver",
+        )
+        team.org_exception = make_exception(
+            actor=world.root,
+            control_id=CTL_MFA,
+            scope=Scope.CONTROL,
+            organization=team.private.org,
+            reason=f"Sandbox organization of {team.marker}",
+            approver=f"{team.marker}-ciso",
+        )
+    world.shared_exception = make_exception(
+        actor=world.root,
+        days=60,
+        control_id=CTL_S3,
+        scope=Scope.CONTROL,
+        organization=world.org,
+        reason="Buckets behind CloudFront; reviewed quarterly",
+        approver="Security council",
+    )
+
+
+def make_running_scan(organization: Organization, accounts: list[Account]) -> Scan:
+    """A scan in progress: per account a unit collected, one failed (its error
+    naming the account) and one still pending."""
+    scan = Scan.objects.create(
+        organization=organization,
+        status=Scan.Status.RUNNING,
+        started_at=datetime.now(UTC) - timedelta(minutes=5),
+        services=["iam", "s3", "ec2"],
+    )
+    for account in accounts:
+        make_unit(scan, account, service="s3")
+        make_unit(
+            scan,
+            account,
+            service="ec2",
+            status=ScanUnit.Status.FAILED,
+            error_kind="access_denied",
+            error_message=f"ec2:DescribeInstances denied in {account.name}",
+        )
+        ScanUnit.objects.create(
+            scan=scan, account=account, service="iam", region="global"
+        )
+    return scan

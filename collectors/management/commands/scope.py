@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts import audit
 from accounts.models import Organization
 from collectors.base import COLLECTORS
 from collectors.pipeline import split_list, validate_scope
@@ -31,8 +32,16 @@ class Command(BaseCommand):
         if problems:
             raise CommandError("; ".join(problems))
         if opts["services"] is not None or opts["regions"] is not None:
+            before = audit.scope_of(org)
             org.services, org.regions = services, regions
             org.save(update_fields=["services", "regions"])
+            audit.record_change(
+                audit.Action.SCOPE_CHANGED,
+                target=org,
+                before=before,
+                after=audit.scope_of(org),
+                actor_label=audit.command_actor("scope"),
+            )
             self.stdout.write(f"Updated the scope of {org.name}.")
         left_out = sorted(set(COLLECTORS) - set(services)) if services else []
         self.stdout.write(f"Services: {', '.join(services) or 'all'}")
