@@ -4,12 +4,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help install demo test lint format docs lock stop-db clean
+.PHONY: help install demo test bench lint format docs lock stop-db clean
 
 help:
 	@echo "make demo     simulated AWS organization, real scans, dashboard on http://127.0.0.1:8000"
 	@echo "make test     the whole test suite (embedded Postgres unless DATABASE_URL is set)"
 	@echo "make lint     ruff check + format check"
+	@echo "make bench    performance figures as ratios (BENCH_SCALE=small|full)"
 
 install: $(STAMP)
 
@@ -25,6 +26,11 @@ demo: install
 
 test: install
 	$(PY) -m pytest
+
+# Performance figures, each a ratio measured in one run (docs/performance.md).
+# BENCH_SCALE=small (default, a few minutes) or full (the sizes of issue #5).
+bench: install
+	$(PY) -m bench
 
 lint: install
 	$(VENV)/bin/ruff check .
