@@ -3,7 +3,10 @@
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from unittest import mock
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -32,6 +35,9 @@ DEMO_ACCOUNT_EXCEPTIONS = [
         "Head of Platform (ticket SEC-1077)",
     ),
 ]
+
+#: The demo's scans are a week apart, so its trends and history have a shape.
+SCAN_INTERVAL = timedelta(days=7)
 
 DEMO_ORG = "Demo organization"
 DEMO_USER = "demo"
@@ -86,10 +92,15 @@ class Command(BaseCommand):
                 if round_no > 1:
                     for change in apply_drift(endpoint, seed, step=round_no - 1):
                         self.stdout.write(f"  drift: {change}")
-                self.stdout.write(f"Scan {round_no} of {opts['rounds']} ...")
-                call_command(
-                    "scan", organization=DEMO_ORG, wait=True, stdout=self.stdout
-                )
+                back = SCAN_INTERVAL * (opts["rounds"] - round_no)
+                with _clock_moved_back(back if worker is None else timedelta(0)):
+                    day = timezone.now()
+                    self.stdout.write(
+                        f"Scan {round_no} of {opts['rounds']} (as of {day:%b %d}) ..."
+                    )
+                    call_command(
+                        "scan", organization=DEMO_ORG, wait=True, stdout=self.stdout
+                    )
             self._users()
             self._exceptions()
             if opts["no_serve"]:
@@ -210,3 +221,19 @@ class Command(BaseCommand):
             suppressions.change(
                 latest, actor=lead, expires_at=latest.expires_at + timedelta(days=30)
             )
+
+
+@contextmanager
+def _clock_moved_back(by: timedelta) -> Iterator[None]:
+    """Run an in-process scan as if ``by`` ago (the clock still ticks).
+
+    A scan stamps every row it writes with its one clock, so scans run this
+    way are real history on past days. Only without a broker: a worker
+    process would keep its own clock.
+    """
+    if not by:
+        yield
+        return
+    real_now = timezone.now
+    with mock.patch("django.utils.timezone.now", lambda: real_now() - by):
+        yield
