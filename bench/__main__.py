@@ -24,8 +24,13 @@ def main() -> int:
     broken = False
     rescan = None
 
+    # BENCH_ONLY=3,4: only those figures (a quick loop while working on one).
+    only = {f.strip() for f in os.environ.get("BENCH_ONLY", "").split(",") if f.strip()}
+
     def figure(name: str, measure: Callable[[], list[Row]]) -> None:
         nonlocal broken
+        if only and not only & set(name.split()[0].split("-")):
+            return
         started = time.monotonic()
         _log(f"{name} ...")
         try:
