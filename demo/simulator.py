@@ -48,7 +48,11 @@ def start_moto_server(
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     host, bound_port = server.get_host_and_port()
-    return server, f"http://{host}:{bound_port}"
+    endpoint = f"http://{host}:{bound_port}"
+    # moto keeps its state in this process, shared by every server started in
+    # it: a new server starts empty, whatever an earlier one simulated.
+    reset_moto_server(endpoint)
+    return server, endpoint
 
 
 def _quiet_simulator_console() -> None:

@@ -606,9 +606,13 @@ class CeleryWorker:
 
 
 def _reset_producer(app) -> None:
-    """Make the producer side reconnect with the broker now configured."""
+    """Make the producer side reconnect with the broker now configured, and the
+    result backend (where a chord keeps its size, and ``get()`` waits) be
+    built again from the backend now configured."""
     app._pool = None
     app.amqp._producer_pool = None
+    app._backend_cache = None
+    app._local.__dict__.pop("backend", None)
 
 
 @contextmanager

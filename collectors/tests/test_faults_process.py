@@ -14,8 +14,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -116,25 +115,6 @@ def start_worker(sim, request):
         worker.stop()
 
 
-@contextmanager
-def sending_to(worker: CeleryWorker) -> Iterator[None]:
-    """``use_broker``, with this process's result backend on the worker's Redis
-    too: a resume publishes its chord from here (the web process), and a
-    chord's size is kept in the result backend."""
-    from config.celery import app
-
-    def forget_backend() -> None:
-        app._backend_cache = None
-        app._local.__dict__.pop("backend", None)
-
-    with use_broker(worker):
-        forget_backend()
-        try:
-            yield
-        finally:
-            forget_backend()
-
-
 def wait_until(condition: Callable[[], object], timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -200,7 +180,7 @@ def test_worker_killed_mid_unit_is_redelivered_and_collected_once(sim, start_wor
     organization = sim.register(services=("s3",))
     slow = sim.proxy.add(Rule("delay", service="s3", delay=1.5))
     worker = start_worker()
-    with sending_to(worker):
+    with use_broker(worker):
         scan = pipeline.plan_scan(organization)
         wait_until(lambda: running_unit(scan), 30, "an S3 unit to start")
         wait_until(lambda: sim.proxy.count(service="s3") >= 2, 30, "slow S3 calls")
@@ -299,7 +279,7 @@ def test_redis_restarted_mid_scan_the_scan_still_completes(
     organization = sim.register()
     sim.proxy.add(Rule("delay", service="ec2", delay=0.5))
     worker = start_worker(private_redis.url)
-    with sending_to(worker):
+    with use_broker(worker):
         scan = pipeline.plan_scan(organization)
         wait_until(
             lambda: scan.units.filter(status=ScanUnit.Status.OK).exists(),
@@ -342,7 +322,7 @@ def test_postgres_connections_dropped_mid_scan_units_are_retried(sim, start_work
     sim.proxy.add(Rule("delay", service="ec2", delay=0.2))
     sim.proxy.add(Rule("delay", service="iam", delay=0.2))
     worker = start_worker()
-    with sending_to(worker):
+    with use_broker(worker):
         scan = pipeline.plan_scan(organization)
         wait_until(lambda: running_unit(scan), 30, "a unit to start")
         killed = 0
@@ -377,7 +357,7 @@ def test_stuck_units_are_reaped_then_resumed_from_the_ui_and_the_cli(
     root = make_user("root", staff=True)
     slow = sim.proxy.add(Rule("delay", service="iam", account=first, delay=2))
     worker = start_worker()
-    with sending_to(worker):
+    with use_broker(worker):
         scan = pipeline.plan_scan(organization)
         wait_until(
             lambda: (
@@ -408,7 +388,7 @@ def test_stuck_units_are_reaped_then_resumed_from_the_ui_and_the_cli(
 
     # Resume from the UI: the same scan collects its gap on a new worker.
     worker = start_worker()
-    with sending_to(worker):
+    with use_broker(worker):
         response = client.post(reverse("collectors:resume", args=[scan.pk]))
         assert response.status_code == 302
         scan = pipeline.wait_for_scan(scan, timeout=60, poll=0.2)
@@ -424,7 +404,7 @@ def test_stuck_units_are_reaped_then_resumed_from_the_ui_and_the_cli(
 
     # Cancel from the command line, then resume from the command line.
     out = io.StringIO()
-    with sending_to(worker):
+    with use_broker(worker):
         second = pipeline.plan_scan(organization)
         call_command("scan", cancel=second.pk, stdout=out)
         second.refresh_from_db()
