@@ -252,9 +252,17 @@ def test_unsubscribe_link_shows_no_account_data(client, world):
             assert not leaked(content(response), team)
     subscription.refresh_from_db()
     assert not subscription.active
-    # A token signed for bob cannot be bent to another subscription.
-    forged = path.replace(str(subscription.pk), str(subscription.pk + 1))
+    # A token signed for bob cannot be bent to another subscription: alice's
+    # payload under bob's signature is refused and changes nothing.
+    theirs = DigestSubscription.objects.create(user=world.alice)
+    _, bobs_signature = digests.unsubscribe_token(subscription).rsplit(":", 1)
+    alices_payload, _ = digests.unsubscribe_token(theirs).rsplit(":", 1)
+    forged = reverse(
+        "findings:digest_unsubscribe", args=[f"{alices_payload}:{bobs_signature}"]
+    )
     assert client.post(forged).status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.active
 
 
 # -- Team members --------------------------------------------------------------------
