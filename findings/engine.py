@@ -3,15 +3,27 @@
 Only resources collected successfully in this scan are evaluated. A finding on
 a resource whose unit failed keeps its earlier status and counts as unknown in
 the scan's rollups: unknown is never pass. Only changes are written, so an
-unchanged rescan writes no findings and no finding changes.
+unchanged rescan writes no findings and no finding changes, and re-evaluating
+a scan rewrites no rollup whose counts are the same.
+
+The engine's own work per evaluation is kept to what a bare loop over the
+controls cannot avoid: the inputs are read as plain rows (no model instances),
+each result is compared with the stored finding through one dict lookup, and
+model instances are built only for the findings that change.
 """
 
+import json
 import logging
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import NamedTuple
 
-from django.db import transaction
+from django.db import connection, transaction
 
+from accounts.aws_errors import ErrorKind
 from accounts.models import Account
 from collectors.base import COLLECTORS, service_for_type
 from collectors.models import GLOBAL_REGION, Resource, Scan, ScanUnit
@@ -28,6 +40,24 @@ from findings.suppressions import SUPPRESSIBLE, Matcher
 
 log = logging.getLogger(__name__)
 
+#: Rollup counters, in the order of ``_count_rollups``' tuples and the upsert.
+ROLLUP_COUNTS = (
+    "passed",
+    "failed",
+    "errors",
+    "not_applicable",
+    "unknown",
+    "suppressed",
+)
+_COUNT_OF = {
+    Status.PASS: 0,
+    Status.FAIL: 1,
+    Status.ERROR: 2,
+    Status.NOT_APPLICABLE: 3,
+    "UNKNOWN": 4,
+    "SUPPRESSED": 5,
+}
+
 
 @dataclass
 class AccountEvaluation:
@@ -36,11 +66,19 @@ class AccountEvaluation:
     changed: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """The columns of a stored finding the comparison needs."""
+
+    pk: int
+    status: str
+    reason: str
+
+
 def controls_in_scope(services: list[str]) -> list[Control]:
+    in_scope = set(services)
     return [
-        c
-        for c in REGISTRY.values()
-        if service_for_type(c.resource_type) in set(services)
+        c for c in REGISTRY.values() if service_for_type(c.resource_type) in in_scope
     ]
 
 
@@ -52,10 +90,21 @@ def run_control(control: Control, view: ResourceView, ctx: StaticContext) -> Res
         return error(f"The check itself failed ({type(exc).__name__}); see the logs.")
 
 
+class Unit(NamedTuple):
+    """The columns of a scan unit the engine reads."""
+
+    account_id: int
+    service: str
+    region: str
+    status: str
+    error_kind: str
+
+
 def evaluate_scan(scan: Scan) -> Counter:
     controls = controls_in_scope(scan.services)
-    units_by_account: dict[int, list[ScanUnit]] = defaultdict(list)
-    for unit in scan.units.all():
+    units_by_account: dict[int, list[Unit]] = defaultdict(list)
+    for row in scan.units.order_by().values_list(*Unit._fields):
+        unit = Unit(*row)
         units_by_account[unit.account_id].append(unit)
     totals: Counter = Counter()
     for account in Account.objects.filter(pk__in=units_by_account):
@@ -64,7 +113,7 @@ def evaluate_scan(scan: Scan) -> Counter:
     return totals
 
 
-def _uncollected(scan: Scan, units: list[ScanUnit]) -> dict:
+def _uncollected(scan: Scan, units: list[Unit]) -> dict:
     """Resource types (or (type, region)) this scan did not collect, with why."""
     missing: dict = {}
     for service, cls in COLLECTORS.items():
@@ -74,7 +123,11 @@ def _uncollected(scan: Scan, units: list[ScanUnit]) -> dict:
     for unit in units:
         if unit.status in (ScanUnit.Status.OK, ScanUnit.Status.SKIPPED):
             continue
-        reason = unit.get_error_kind_display() if unit.error_kind else unit.status
+        reason = (
+            ErrorKind(unit.error_kind).label
+            if unit.error_kind in ErrorKind
+            else unit.error_kind or unit.status
+        )
         for rtype in COLLECTORS[unit.service].resource_types:
             if unit.region == GLOBAL_REGION:
                 missing[rtype] = reason
@@ -83,8 +136,46 @@ def _uncollected(scan: Scan, units: list[ScanUnit]) -> dict:
     return missing
 
 
+@dataclass
+class _Inputs:
+    """One account's live resources, and the views of those collected now."""
+
+    live_ids: set[int]
+    # (resource pk, view, current snapshot pk) of the freshly collected.
+    fresh: list[tuple[int, ResourceView, int]]
+
+
+def _load_inputs(account: Account, ok_scopes: set[tuple[str, str]]) -> _Inputs:
+    """Live resources with a snapshot, as plain rows (no model instances)."""
+    rows = (
+        Resource.objects.filter(account=account, deleted_at__isnull=True)
+        .exclude(current_snapshot__isnull=True)
+        .values_list(
+            "pk",
+            "service",
+            "unit_region",
+            "current_snapshot_id",
+            # ResourceView's fields after account_id, in its order.
+            "region",
+            "resource_type",
+            "resource_id",
+            "current_snapshot__config",
+            "arn",
+            "name",
+            "current_snapshot__tags",
+        )
+    )
+    inputs = _Inputs(live_ids=set(), fresh=[])
+    for pk, service, unit_region, snapshot_id, *fields in rows:
+        inputs.live_ids.add(pk)
+        if (service, unit_region) in ok_scopes:
+            view = ResourceView(account.account_id, *fields)
+            inputs.fresh.append((pk, view, snapshot_id))
+    return inputs
+
+
 def evaluate_account(
-    scan: Scan, account: Account, units: list[ScanUnit], controls: list[Control]
+    scan: Scan, account: Account, units: list[Unit], controls: list[Control]
 ) -> AccountEvaluation:
     clock = scan.started_at
     ok_scopes = {(u.service, u.region) for u in units if u.status == ScanUnit.Status.OK}
@@ -99,29 +190,10 @@ def evaluate_account(
     for c in controls:
         by_type_controls[c.resource_type].append(c)
 
-    resources = list(
-        Resource.objects.filter(account=account, deleted_at__isnull=True)
-        .exclude(current_snapshot__isnull=True)
-        .select_related("current_snapshot")
-    )
-    fresh = [r for r in resources if (r.service, r.unit_region) in ok_scopes]
-    fresh_ids = {r.pk for r in fresh}
-    views: dict[int, ResourceView] = {}
+    inputs = _load_inputs(account, ok_scopes)
     by_type: dict[str, list[ResourceView]] = defaultdict(list)
-    for r in fresh:
-        snap = r.current_snapshot
-        v = ResourceView(
-            account_id=account.account_id,
-            region=r.region,
-            resource_type=r.resource_type,
-            resource_id=r.resource_id,
-            config=snap.config,
-            arn=r.arn,
-            name=r.name,
-            tags=snap.tags,
-        )
-        views[r.pk] = v
-        by_type[r.resource_type].append(v)
+    for _pk, view, _snapshot_id in inputs.fresh:
+        by_type[view.resource_type].append(view)
     ctx = StaticContext(
         account_id=account.account_id,
         now=clock,
@@ -131,51 +203,61 @@ def evaluate_account(
     )
 
     existing = {
-        (f.resource_id, f.control_id): f
-        for f in Finding.objects.filter(account=account).only(
-            "pk", "resource_id", "control_id", "status", "reason"
-        )
+        (resource_id, control_id): _Stored(pk, status, reason)
+        for pk, resource_id, control_id, status, reason in Finding.objects.filter(
+            account=account
+        ).values_list("pk", "resource_id", "control_id", "status", "reason")
     }
-    outcome = AccountEvaluation()
     new_findings: list[Finding] = []
     updated: list[Finding] = []  # status changed
     reworded: list[Finding] = []  # same status, new reason
     changes: list[tuple[Finding, str, str]] = []  # (finding, old status, reason)
     statuses: dict[tuple[int, str], str] = {}
-    snapshot_of = {r.pk: r.current_snapshot_id for r in fresh}
 
-    for r in fresh:
-        for control in by_type_controls.get(r.resource_type, ()):
-            result = run_control(control, views[r.pk], ctx)
-            outcome.evaluated += 1
-            statuses[(r.pk, control.id)] = result.status
-            finding = existing.get((r.pk, control.id))
-            if finding is None:
+    for pk, view, snapshot_id in inputs.fresh:
+        for control in by_type_controls.get(view.resource_type, ()):
+            result = run_control(control, view, ctx)
+            key = (pk, control.id)
+            statuses[key] = result.status
+            stored = existing.get(key)
+            if stored is None:
                 finding = Finding(
                     account=account,
-                    resource_id=r.pk,
+                    resource_id=pk,
                     control_id=control.id,
                     status=result.status,
                     reason=result.reason,
                     first_seen=clock,
                     last_changed=clock,
-                    snapshot_id=snapshot_of[r.pk],
+                    snapshot_id=snapshot_id,
                     scan=scan,
                 )
                 new_findings.append(finding)
                 changes.append((finding, "", result.reason))
-            elif finding.status != result.status:
-                changes.append((finding, finding.status, result.reason))
-                finding.status = result.status
-                finding.reason = result.reason
-                finding.last_changed = clock
-                finding.snapshot_id = snapshot_of[r.pk]
-                finding.scan = scan
+            elif stored.status != result.status:
+                finding = Finding(
+                    pk=stored.pk,
+                    status=result.status,
+                    reason=result.reason,
+                    last_changed=clock,
+                    snapshot_id=snapshot_id,
+                    scan=scan,
+                )
                 updated.append(finding)
-            elif finding.reason != result.reason:
-                finding.reason = result.reason
-                reworded.append(finding)
+                changes.append((finding, stored.status, result.reason))
+            elif stored.reason != result.reason:
+                reworded.append(Finding(pk=stored.pk, reason=result.reason))
 
+    fresh_ids = {pk for pk, _view, _snapshot_id in inputs.fresh}
+    rollups = _count_rollups(
+        Matcher.for_account(account, clock),
+        statuses,
+        (
+            control_id
+            for resource_id, control_id in existing
+            if resource_id in inputs.live_ids and resource_id not in fresh_ids
+        ),
+    )
     with transaction.atomic():
         Finding.objects.bulk_create(new_findings, batch_size=1000)
         Finding.objects.bulk_update(
@@ -199,45 +281,93 @@ def evaluate_account(
             ],
             ignore_conflicts=True,  # a re-run of this scan's evaluation
         )
-        _write_rollups(scan, account, existing, statuses, fresh_ids, resources)
-    outcome.created = len(new_findings)
-    outcome.changed = len(changes) - len(new_findings)
-    return outcome
+        _write_rollups(scan.pk, account.pk, clock, rollups)
+    return AccountEvaluation(
+        evaluated=len(statuses),
+        created=len(new_findings),
+        changed=len(changes) - len(new_findings),
+    )
 
 
-def _write_rollups(scan, account, existing, statuses, fresh_ids, resources) -> None:
-    """Counts per control; FAIL/ERROR under an exception in force at the scan's
-    clock count as suppressed instead (never as passed)."""
-    live_ids = {r.pk for r in resources}
-    matcher = Matcher.for_account(account, scan.started_at)
-    counts: dict[str, Counter] = defaultdict(Counter)
-    for (resource_id, control_id), status in statuses.items():
-        if status in SUPPRESSIBLE and matcher.covers(resource_id, control_id):
-            status = "SUPPRESSED"
-        counts[control_id][status] += 1
-    for resource_id, control_id in existing:
-        if resource_id in live_ids and resource_id not in fresh_ids:
-            # Collected before, not in this scan: unknown, whatever it was.
-            counts[control_id]["UNKNOWN"] += 1
-    rows = []
-    for control_id, c in counts.items():
-        control = REGISTRY.get(control_id)
-        if control is None:
-            continue
-        rows.append(
-            ControlRollup(
-                scan=scan,
-                account=account,
-                control_id=control_id,
-                section=control.section,
-                at=scan.started_at,
-                passed=c[Status.PASS],
-                failed=c[Status.FAIL],
-                errors=c[Status.ERROR],
-                not_applicable=c[Status.NOT_APPLICABLE],
-                unknown=c["UNKNOWN"],
-                suppressed=c["SUPPRESSED"],
+def _count_rollups(
+    matcher: Matcher,
+    statuses: dict[tuple[int, str], str],
+    unknown_control_ids: Iterable[str],
+) -> dict[str, list[int]]:
+    """Counts per control, in ``ROLLUP_COUNTS`` order.
+
+    FAIL/ERROR under an exception in force at the scan's clock count as
+    suppressed instead (never as passed); findings of live resources not
+    collected in this scan count as unknown, whatever they were.
+    """
+    if matcher:
+        tally = Counter(
+            (
+                control_id,
+                "SUPPRESSED"
+                if status in SUPPRESSIBLE and matcher.covers(resource_id, control_id)
+                else status,
             )
+            for (resource_id, control_id), status in statuses.items()
         )
-    ControlRollup.objects.filter(scan=scan, account=account).delete()
-    ControlRollup.objects.bulk_create(rows)
+    else:
+        tally = Counter(
+            (control_id, status) for (_r, control_id), status in statuses.items()
+        )
+    tally.update((control_id, "UNKNOWN") for control_id in unknown_control_ids)
+    counts: dict[str, list[int]] = {}
+    for (control_id, status), n in tally.items():
+        if control_id in REGISTRY:
+            counts.setdefault(control_id, [0] * len(ROLLUP_COUNTS))[
+                _COUNT_OF[status]
+            ] += n
+    return counts
+
+
+def _write_rollups(
+    scan_id: int, account_id: int, at: datetime, counts: dict[str, list[int]]
+) -> None:
+    """One scan × account's rollups in one statement: upsert the rows whose
+    counts differ (re-running an unchanged evaluation writes nothing) and
+    delete those of controls no longer counted.
+
+    The rows travel as one JSON parameter: quoting arrays of a few hundred
+    values cost more than the statement itself.
+    """
+    rows = [
+        {"control_id": c, "section": REGISTRY[c].section}
+        | dict(zip(ROLLUP_COUNTS, n, strict=True))
+        for c, n in counts.items()
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _rollup_sql(),
+            [json.dumps(rows), scan_id, account_id, at, scan_id, account_id],
+        )
+
+
+@cache
+def _rollup_sql() -> str:
+    """The statement of ``_write_rollups`` (identifiers from the model)."""
+    table = ControlRollup._meta.db_table
+    counts = ", ".join(ROLLUP_COUNTS)
+    types = ", ".join(f"{c} integer" for c in ROLLUP_COUNTS)
+    fields = ("at", "section", *ROLLUP_COUNTS)
+    stored = ", ".join(f"old.{f}" for f in fields)
+    new = ", ".join(f"EXCLUDED.{f}" for f in fields)
+    return f"""
+        WITH counted AS (
+            SELECT * FROM jsonb_to_recordset(%s::jsonb)
+                AS r(control_id varchar, section varchar, {types})
+        ), upsert AS (
+            INSERT INTO {table} AS old
+                (scan_id, account_id, at, control_id, section, {counts})
+            SELECT %s, %s, %s, counted.* FROM counted
+            ON CONFLICT (scan_id, account_id, control_id) DO UPDATE
+            SET ({", ".join(fields)}) = ({new})
+            WHERE ({stored}) IS DISTINCT FROM ({new})
+        )
+        DELETE FROM {table}
+        WHERE scan_id = %s AND account_id = %s
+          AND control_id NOT IN (SELECT control_id FROM counted)
+    """  # noqa: S608

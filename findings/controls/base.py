@@ -7,13 +7,15 @@ and a human reason. Control functions import nothing that talks to AWS or the
 database, which keeps the catalog testable without either.
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 ERRORS_KEY = "_errors"
+
+T = TypeVar("T")
 
 
 class Status(StrEnum):
@@ -112,6 +114,15 @@ class Context(Protocol):
         """Current resources of a type; NotEvaluable if it was not collected."""
         ...
 
+    def memo(self, fn: Callable[..., T], *args: Hashable) -> T:
+        """``fn(*args)``, computed once per context (one account's evaluation).
+
+        For pure work that many resources or controls of an account repeat,
+        such as parsing the same filter pattern for each of the controls
+        that read it.
+        """
+        ...
+
 
 @dataclass(frozen=True)
 class Control:
@@ -207,6 +218,17 @@ class StaticContext:
     regions: list[str]
     by_type: dict[str, list[ResourceView]] = field(default_factory=dict)
     uncollected: dict[Any, str] = field(default_factory=dict)
+    _memo: dict[tuple, Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def memo(self, fn: Callable[..., T], *args: Hashable) -> T:
+        key = (fn, *args)
+        try:
+            return self._memo[key]
+        except KeyError:
+            value = self._memo[key] = fn(*args)
+            return value
 
     def resources(
         self, resource_type: str, region: str | None = None

@@ -216,13 +216,33 @@ def missing_terms(spec: CISAlarm, pattern: str) -> list[str]:
 
     Raises PatternError when the pattern cannot be read.
     """
-    terms = parse_pattern(pattern)
-    optional = _atoms(*spec.optional)
+    return _missing(spec, parse_pattern(pattern))
+
+
+def _missing(spec: CISAlarm, terms: Terms) -> list[str]:
+    optional = _optional(spec)
     return [
         _describe(need)
         for need in _required(spec)
         if not any(need <= have and have - need <= optional for have in terms)
     ]
+
+
+@cache
+def _optional(spec: CISAlarm) -> frozenset[Atom]:
+    return _atoms(*spec.optional)
+
+
+def _readable(pattern: str) -> Terms | None:
+    """``parse_pattern``, or None for a pattern this module cannot read.
+
+    The fifteen alarm controls read the same filters of an account: they
+    parse each pattern once, through ``ctx.memo``.
+    """
+    try:
+        return parse_pattern(pattern)
+    except PatternError:
+        return None
 
 
 def _fetched(r: ResourceView, kind: str, key: str) -> object:
@@ -269,7 +289,9 @@ def _alarm_notifies(r: ResourceView, alarm: dict) -> tuple[bool, str]:
     return False, "; ".join(problems)
 
 
-def _log_group_result(r: ResourceView, spec: CISAlarm, arn: str) -> tuple[bool, str]:
+def _log_group_result(
+    r: ResourceView, ctx: Context, spec: CISAlarm, arn: str
+) -> tuple[bool, str]:
     group = _fetched(r, "LogGroups", arn)
     if not group:
         raise NotEvaluable(f"log group {arn} was not collected")
@@ -278,10 +300,10 @@ def _log_group_result(r: ResourceView, spec: CISAlarm, arn: str) -> tuple[bool, 
         return False, f"delivers to log group {name}, which does not exist"
     matching, closest = [], None
     for metric_filter in group.get("MetricFilters") or []:
-        try:
-            missing = missing_terms(spec, metric_filter.get("filterPattern", ""))
-        except PatternError:
+        terms = ctx.memo(_readable, metric_filter.get("filterPattern", ""))
+        if terms is None:
             continue
+        missing = _missing(spec, terms)
         if not missing:
             matching.append(metric_filter)
         elif len(missing) < len(_required(spec)) and (
@@ -363,7 +385,7 @@ def _cis_alarm_result(r: ResourceView, ctx: Context, spec: CISAlarm) -> Result:
             if owner and owner != r.account_id:
                 elsewhere.append(f"trail {label} delivers to account {owner}")
                 continue
-            ok, detail = _log_group_result(r, spec, group_arn)
+            ok, detail = _log_group_result(r, ctx, spec, group_arn)
         except NotEvaluable as exc:
             unknown.append(str(exc))
             continue

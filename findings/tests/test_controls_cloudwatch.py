@@ -11,7 +11,9 @@ organization trail owned by another account, composite alarms), the one
 operation is answered in AWS's shape by a botocore ``before-call`` handler.
 """
 
+import copy
 import json
+from collections import defaultdict
 from datetime import UTC, datetime
 
 import pytest
@@ -19,10 +21,15 @@ from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
 from accounts.aws import forget_credentials, new_session
-from findings.controls import REGISTRY
-from findings.controls.base import Status
-from findings.controls.cloudwatch import CIS_ALARMS, PatternError, missing_terms
-from findings.testing import ACCOUNT_ID, collect, deny, evaluate
+from findings.controls import REGISTRY, cloudwatch
+from findings.controls.base import StaticContext, Status
+from findings.controls.cloudwatch import (
+    CIS_ALARM_COVERAGE,
+    CIS_ALARMS,
+    PatternError,
+    missing_terms,
+)
+from findings.testing import ACCOUNT_ID, collect, deny, evaluate, view
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 LOG_GROUP = "/aws/cloudtrail/main"
@@ -592,3 +599,31 @@ def test_composite_alarm_actions(aws):
     assert results["service-down"].status == Status.PASS
     assert results["nobody-told"].status == Status.FAIL
     assert results["nobody-told"].reason.startswith("composite alarm nobody-told")
+
+
+# -- parsing once per account ------------------------------------------------------
+
+
+def test_the_fifteen_alarm_controls_parse_each_filter_once(cis_scans, monkeypatch):
+    """One account's evaluation parses each metric filter pattern once, not
+    once per CIS alarm control; an unreadable pattern is skipped by all."""
+    records = copy.deepcopy(cis_scans["full"])
+    coverage = next(r for r in records if r.resource_type == CIS_ALARM_COVERAGE)
+    filters = coverage.config["LogGroups"][LOG_GROUP_ARN]["MetricFilters"]
+    filters.append({"filterName": "plain-text", "filterPattern": "ERROR Exception"})
+    parsed = []
+    real_parse = cloudwatch.parse_pattern
+    monkeypatch.setattr(
+        cloudwatch,
+        "parse_pattern",
+        lambda text: parsed.append(text) or real_parse(text),
+    )
+    by_type = defaultdict(list)
+    for record in records:
+        by_type[record.resource_type].append(view(record))
+    ctx = StaticContext(ACCOUNT_ID, NOW, ["us-east-1"], by_type=dict(by_type))
+
+    results = [REGISTRY[spec.id].evaluate(view(coverage), ctx) for spec in CIS_ALARMS]
+
+    assert [r.status for r in results] == [Status.PASS] * len(CIS_ALARMS)
+    assert sorted(parsed) == sorted(f["filterPattern"] for f in filters)
