@@ -235,6 +235,18 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = (
     {"global_keyprefix": _redis_prefix} if _redis_prefix else {}
 )
+# Dashboard aggregates (findings/dashboard.py), shared by every web process
+# through Redis when there is one; else each process keeps its own. Entries are
+# keyed by a rollup version, so neither ever serves figures a write replaced.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": _redis_prefix or "parapet",
+    }
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
 # A broker or result store that restarts is waited for, never given up on: a
 # worker that exits after N retries leaves its scan hanging, and a result that
 # is not stored leaves the scan's chord waiting for it forever.

@@ -9,11 +9,16 @@ window that ends at "now". Every function takes the accounts the user may see
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
-from typing import Any
+from hashlib import blake2b
+from pathlib import Path
+from typing import Any, TypeVar
 
-from django.db.models import Count, Max, QuerySet, Sum
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
 from accounts.aws_errors import ErrorKind
@@ -32,6 +37,11 @@ TREND_WINDOWS = (7, 30, 90, 365)
 DEFAULT_TREND_DAYS = 30
 #: Sparklines in tables show this many days.
 SPARK_DAYS = 30
+#: How long a cached aggregate may sit unused. Staleness is not what bounds
+#: it: a key names the rollup version, the scans and the accounts it is for.
+CACHE_SECONDS = 6 * 3600
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +106,7 @@ def latest_scan(organization: Organization) -> Scan | None:
     )
 
 
-def current_scan_ids(accounts: QuerySet) -> list[int]:
+def current_scans(accounts: QuerySet) -> list[Scan]:
     """The latest done scan of every organization the accounts belong to."""
     return list(
         Scan.objects.filter(
@@ -104,15 +114,78 @@ def current_scan_ids(accounts: QuerySet) -> list[int]:
         )
         .order_by("organization_id", "-started_at")
         .distinct("organization_id")
-        .values_list("pk", flat=True)
+        .only("pk", "status", "started_at", "finished_at", "services")
     )
 
 
-def latest_scan_at(accounts: QuerySet) -> datetime | None:
-    """When the newest current scan of the accounts' organizations started."""
-    return Scan.objects.filter(
-        organization__in=organizations_for(accounts), status__in=DONE_STATUSES
-    ).aggregate(at=Max("started_at"))["at"]
+def current_scan_ids(accounts: QuerySet) -> list[int]:
+    return [scan.pk for scan in current_scans(accounts)]
+
+
+# -- Cache -----------------------------------------------------------------------
+#
+# A finished scan's rollups change only when they are rewritten: a re-run of
+# its evaluation, or an exception recounting the current scan. A trigger bumps
+# a version on every such write (migration 0007_rollup_version), so cached
+# figures are keyed by (version, the scans, the accounts in scope, the view's
+# options) and are never invalidated by hand.
+
+
+def rollup_version() -> str:
+    """Changes with every write to ControlRollup, when that write commits."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT epoch, version FROM findings_rollup_version")
+        epoch, version = cursor.fetchone()
+    return f"{epoch}.{version}"
+
+
+def scope_fingerprint(accounts: QuerySet) -> str:
+    """The accounts a user sees, and what pages show of them, as a short digest.
+
+    Part of every cache key: two users share cached figures only when they
+    see exactly the same accounts, and a renamed account shows at once.
+    """
+    rows = accounts.order_by("pk").values_list("pk", "name", "account_id", "ou_path")
+    return blake2b(repr(list(rows)).encode(), digest_size=16).hexdigest()
+
+
+def _code_version() -> str:
+    """This module, the control catalog and the templates, as a digest.
+
+    Cached objects are pickled dataclasses holding control titles, and the
+    overview caches rendered fragments: a deploy that changes any of them
+    must not read a shared cache's old entries.
+    """
+    digest = blake2b(Path(__file__).read_bytes(), digest_size=8)
+    catalog = sorted(
+        (c.id, c.title, str(c.severity), c.section) for c in REGISTRY.values()
+    )
+    digest.update(repr(catalog).encode())
+    for template in sorted((settings.BASE_DIR / "templates").rglob("*.html")):
+        digest.update(template.read_bytes())
+    return digest.hexdigest()
+
+
+CODE_VERSION = _code_version()
+
+
+def cache_key(name: str, *parts: Any) -> str:
+    """A key for ``name``'s figures; ``parts`` are plain values (ints, strings)."""
+    digest = blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+    return f"dashboard:{CODE_VERSION}:{name}:{digest}"
+
+
+def cached(key: str, compute: Callable[[], T]) -> T:
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, CACHE_SECONDS)
+    return value
+
+
+def _scan_key(scan: Scan) -> tuple:
+    """What of a scan decides its figures (a re-finished scan is new)."""
+    return (scan.pk, scan.status, scan.finished_at)
 
 
 # -- Trends ----------------------------------------------------------------------
@@ -519,6 +592,10 @@ def heatmap(
 # -- Changes -----------------------------------------------------------------------
 
 
+#: A change to PASS from one of these is a fix.
+FIXED_FROM = ("FAIL", "ERROR")
+
+
 @dataclass
 class Changes:
     new_failures: list[FindingChange]
@@ -534,15 +611,20 @@ def changes(scan: Scan, accounts: QuerySet, limit: int = 10) -> Changes:
         scan=scan, finding__account__in=accounts
     ).select_related("finding__resource", "finding__account")
     failures = base.filter(new_status="FAIL").order_by("finding__control_id", "pk")
-    fixes = base.filter(new_status="PASS", old_status__in=["FAIL", "ERROR"]).order_by(
+    fixes = base.filter(new_status="PASS", old_status__in=FIXED_FROM).order_by(
         "finding__control_id", "pk"
+    )
+    counts = base.aggregate(
+        failures=Count("pk", filter=Q(new_status="FAIL")),
+        fixes=Count("pk", filter=Q(new_status="PASS", old_status__in=FIXED_FROM)),
+        errors=Count("pk", filter=Q(new_status="ERROR")),
     )
     return Changes(
         new_failures=list(failures[:limit]),
-        new_failure_count=failures.count(),
+        new_failure_count=counts["failures"],
         fixes=list(fixes[:limit]),
-        fix_count=fixes.count(),
-        new_error_count=base.filter(new_status="ERROR").count(),
+        fix_count=counts["fixes"],
+        new_error_count=counts["errors"],
     )
 
 
@@ -561,6 +643,7 @@ class OrganizationSummary:
     worst_controls: list[ControlRow] = field(default_factory=list)
     accounts: list[AccountRow] = field(default_factory=list)
     changes: Changes | None = None
+    cache_key: str = ""  # of these figures; "" when there is no scan
 
     @property
     def unscored_sections(self) -> list[SectionRow]:
@@ -584,11 +667,20 @@ def organization_trend(
     organization: Organization, accounts: QuerySet, scan: Scan, days: int
 ) -> list[TrendPoint]:
     """The organization's pass rate per scan day, ``days`` up to ``scan``."""
-    return trend(
-        ControlRollup.objects.filter(
-            account__in=accounts.filter(organization=organization)
+    accounts = accounts.filter(organization=organization)
+    key = cache_key(
+        "organization-trend",
+        rollup_version(),
+        _scan_key(scan),
+        scope_fingerprint(accounts),
+        days,
+    )
+    return cached(
+        key,
+        lambda: trend(
+            ControlRollup.objects.filter(account__in=accounts),
+            window_start(scan.started_at, days),
         ),
-        window_start(scan.started_at, days),
     )
 
 
@@ -600,16 +692,44 @@ def organization_summary(
     by: str = "account",
     worst: int = 8,
 ) -> OrganizationSummary:
-    """The overview of one organization, as far as ``accounts`` reach."""
+    """The overview of one organization, as far as ``accounts`` reach.
+
+    Cached until a rollup is written or the accounts in scope change; its
+    ``cache_key`` also keys the page's cached fragments.
+    """
     accounts = accounts.filter(organization=organization)
     scan = latest_scan(organization)
-    summary = OrganizationSummary(organization, scan)
     if scan is None:
-        return summary
+        return OrganizationSummary(organization, scan)
+    key = cache_key(
+        "organization",
+        rollup_version(),
+        _scan_key(scan),
+        scope_fingerprint(accounts),
+        days,
+        by,
+        worst,
+    )
+    summary = cached(
+        key,
+        lambda: _organization_summary(organization, accounts, scan, days, by, worst),
+    )
+    return replace(summary, organization=organization, scan=scan, cache_key=key)
+
+
+def _organization_summary(
+    organization: Organization,
+    accounts: QuerySet,
+    scan: Scan,
+    days: int,
+    by: str,
+    worst: int,
+) -> OrganizationSummary:
+    summary = OrganizationSummary(organization, scan)
     rollups = ControlRollup.objects.filter(account__in=accounts)
     now = rollups.filter(scan=scan)
     summary.totals = sum_counts(now)
-    summary.trend = organization_trend(organization, accounts, scan, days)
+    summary.trend = trend(rollups, window_start(scan.started_at, days))
     summary.coverage = coverage(scan, accounts)
     summary.sections = section_rows(counts_by(now, "section"))
     summary.worst_controls = [
@@ -635,9 +755,15 @@ def control_summary(
     control_ids: Iterable[str], accounts: QuerySet
 ) -> dict[str, Counts]:
     """Current counts per control over every organization's latest scan."""
+    return _control_counts(control_ids, accounts, current_scan_ids(accounts))
+
+
+def _control_counts(
+    control_ids: Iterable[str], accounts: QuerySet, scan_ids: list[int]
+) -> dict[str, Counts]:
     return counts_by(
         ControlRollup.objects.filter(
-            scan_id__in=current_scan_ids(accounts),
+            scan_id__in=scan_ids,
             account__in=accounts,
             control_id__in=list(control_ids),
         ),
@@ -645,23 +771,18 @@ def control_summary(
     )
 
 
-def current_section_counts(accounts: QuerySet) -> dict[str, Counts]:
-    """Current counts per section over every organization's latest scan."""
+def _section_counts(accounts: QuerySet, scan_ids: list[int]) -> dict[str, Counts]:
+    """Current counts per section over the scans ``scan_ids``."""
     return counts_by(
-        ControlRollup.objects.filter(
-            scan_id__in=current_scan_ids(accounts), account__in=accounts
-        ),
+        ControlRollup.objects.filter(scan_id__in=scan_ids, account__in=accounts),
         "section",
     )
 
 
-def control_sparks(
-    control_ids: Iterable[str], accounts: QuerySet
+def _control_sparks(
+    control_ids: Iterable[str], accounts: QuerySet, until: datetime
 ) -> dict[str, list[float | None]]:
-    """Per control, its pass rate on each recent scan day: one grouped query."""
-    until = latest_scan_at(accounts)
-    if until is None:
-        return {}
+    """Per control, its pass rate on each scan day up to ``until``: one query."""
     return daily_rates(
         ControlRollup.objects.filter(
             account__in=accounts, control_id__in=list(control_ids)
@@ -677,19 +798,78 @@ class ControlHistory:
 
     trend: list[TrendPoint]
     accounts: list[AccountRow]
+    out_of_scope: bool = False  # no current scan covers the control's service
+
+
+@dataclass
+class SectionFigures:
+    """The section page's figures over the current scans."""
+
+    counts: dict[str, Counts]  # per control of the section
+    sparks: dict[str, list[float | None]]  # per control
+    section_counts: dict[str, Counts]  # per section of the whole tree
+    out_of_scope: set[str]
+
+
+def _cached_current(
+    name: str,
+    accounts: QuerySet,
+    compute: Callable[[list[Scan]], T],
+    *parts: Any,
+) -> T:
+    """``compute(current scans)``, cached for those scans and this scope."""
+    scans = current_scans(accounts)
+    key = cache_key(
+        name,
+        rollup_version(),
+        [_scan_key(scan) for scan in scans],
+        scope_fingerprint(accounts),
+        *parts,
+    )
+    return cached(key, lambda: compute(scans))
+
+
+def section_figures(control_ids: list[str], accounts: QuerySet) -> SectionFigures:
+    """Counts and sparklines of ``control_ids``, and the tree's counts; cached."""
+
+    def compute(scans: list[Scan]) -> SectionFigures:
+        ids = [scan.pk for scan in scans]
+        return SectionFigures(
+            _control_counts(control_ids, accounts, ids),
+            _control_sparks(control_ids, accounts, max(s.started_at for s in scans))
+            if scans and control_ids
+            else {},
+            _section_counts(accounts, ids),
+            _out_of_scope(scans),
+        )
+
+    return _cached_current("section", accounts, compute, sorted(control_ids))
 
 
 def control_history(control_id: str, accounts: QuerySet, days: int) -> ControlHistory:
     """The control page's figures: trend over ``days`` and each account's rate."""
-    rollups = ControlRollup.objects.filter(account__in=accounts, control_id=control_id)
-    until = latest_scan_at(accounts)
-    if until is None:
+    return _cached_current(
+        "control",
+        accounts,
+        lambda scans: _control_history(control_id, accounts, days, scans),
+        control_id,
+        days,
+    )
+
+
+def _control_history(
+    control_id: str, accounts: QuerySet, days: int, scans: list[Scan]
+) -> ControlHistory:
+    if not scans:
         return ControlHistory([], [])
-    now = rollups.filter(scan_id__in=current_scan_ids(accounts))
+    until = max(scan.started_at for scan in scans)
+    rollups = ControlRollup.objects.filter(account__in=accounts, control_id=control_id)
+    now = rollups.filter(scan_id__in=[scan.pk for scan in scans])
     sparks = daily_rates(rollups, "account_id", window_start(until, SPARK_DAYS))
     return ControlHistory(
         trend(rollups, window_start(until, days)),
         account_rows(counts_by(now, "account_id"), sparks),
+        control_id in _out_of_scope(scans),
     )
 
 
@@ -707,6 +887,13 @@ class AccountSummary:
 
 def account_trend(account: Account, scan: Scan, days: int) -> list[TrendPoint]:
     """The account's pass rate per scan day, ``days`` up to ``scan``."""
+    return cached(
+        cache_key("account-trend", rollup_version(), _scan_key(scan), account.pk, days),
+        lambda: _account_trend(account, scan, days),
+    )
+
+
+def _account_trend(account: Account, scan: Scan, days: int) -> list[TrendPoint]:
     return trend(
         ControlRollup.objects.filter(account=account),
         window_start(scan.started_at, days),
@@ -714,14 +901,24 @@ def account_trend(account: Account, scan: Scan, days: int) -> list[TrendPoint]:
 
 
 def account_summary(account: Account, days: int = DEFAULT_TREND_DAYS) -> AccountSummary:
-    """The account page; the caller has already checked the user may see it."""
+    """The account page; the caller has already checked the user may see it.
+
+    Cached until a rollup is written; only the account's own figures, so
+    the key needs no user's scope.
+    """
     scan = latest_scan(account.organization)
-    summary = AccountSummary(account, scan)
     if scan is None:
-        return summary
+        return AccountSummary(account, scan)
+    key = cache_key("account", rollup_version(), _scan_key(scan), account.pk, days)
+    summary = cached(key, lambda: _account_summary(account, scan, days))
+    return replace(summary, account=account, scan=scan)
+
+
+def _account_summary(account: Account, scan: Scan, days: int) -> AccountSummary:
+    summary = AccountSummary(account, scan)
     now = ControlRollup.objects.filter(account=account, scan=scan)
     summary.totals = sum_counts(now)
-    summary.trend = account_trend(account, scan, days)
+    summary.trend = _account_trend(account, scan, days)
     by_section = counts_by(now, "section")
     summary.sections = [row for row in section_rows(by_section) if row.counts]
     units = ScanUnit.objects.filter(scan=scan, account=account)
@@ -739,12 +936,15 @@ def account_summary(account: Account, days: int = DEFAULT_TREND_DAYS) -> Account
 
 def out_of_scope_control_ids(accounts: QuerySet) -> set[str]:
     """Controls whose service no current scan covered: out of scope, not passing."""
+    return _out_of_scope(current_scans(accounts))
+
+
+def _out_of_scope(scans: list[Scan]) -> set[str]:
     from collectors.base import service_for_type
 
     in_scope: set[str] = set()
-    scans = Scan.objects.filter(pk__in=current_scan_ids(accounts))
-    for services in scans.values_list("services", flat=True):
-        in_scope.update(services)
+    for scan in scans:
+        in_scope.update(scan.services)
     if not in_scope:
         return set()
     return {

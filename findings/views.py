@@ -232,6 +232,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "organizations": list(dashboard.organizations_for(accounts)),
         "organization": organization,
         "spark_days": dashboard.SPARK_DAYS,
+        "cache_seconds": dashboard.CACHE_SECONDS,
         "crumbs": [],
         **_trend_context(summary.trend if summary else [], days, label),
     }
@@ -247,24 +248,24 @@ def section_detail(request: HttpRequest, slug: str) -> HttpResponse:
     controls = sections.controls_in(
         section.slug, include_descendants=section.kind == "index"
     )
-    ids = [c.id for c in controls]
-    counts = dashboard.control_summary(ids, accounts)
-    sparks = dashboard.control_sparks(ids, accounts) if ids else {}
+    figures = dashboard.section_figures([c.id for c in controls], accounts)
     rows = sorted(
         (
             dashboard.ControlRow(
-                c.id, counts.get(c.id, dashboard.Counts()), sparks.get(c.id, [])
+                c.id,
+                figures.counts.get(c.id, dashboard.Counts()),
+                figures.sparks.get(c.id, []),
             )
             for c in controls
         ),
         key=lambda r: (-r.control.severity.rank, r.control_id),
     )
-    tree = dashboard.section_rows(dashboard.current_section_counts(accounts))
+    tree = dashboard.section_rows(figures.section_counts)
     children = [row for row in tree if row.slug.rpartition("/")[0] == section.slug]
     context = {
         "section": section,
         "rows": rows,
-        "out_of_scope": dashboard.out_of_scope_control_ids(accounts),
+        "out_of_scope": figures.out_of_scope,
         "totals": sum((r.counts for r in rows), dashboard.Counts()),
         "children": children,
         "spark_days": dashboard.SPARK_DAYS,
@@ -287,7 +288,7 @@ def control_detail(request: HttpRequest, control_id: str) -> HttpResponse:
     )
     context = {
         "control": control,
-        "out_of_scope": control.id in dashboard.out_of_scope_control_ids(accounts),
+        "out_of_scope": history.out_of_scope,
         "per_account": history.accounts,
         "totals": sum((r.counts for r in history.accounts), dashboard.Counts()),
         "spark_days": dashboard.SPARK_DAYS,
