@@ -23,12 +23,15 @@ from django.db.models import (
     DurationField,
     ExpressionWrapper,
     F,
+    OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Sum,
     Value,
     When,
 )
+from django.db.models.functions import JSONObject
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -140,17 +143,22 @@ def _visible_units(request: HttpRequest, scan: Scan) -> QuerySet:
 
 def _unit_counts(accounts: QuerySet) -> dict:
     """Per-scan unit counts over the visible accounts only."""
-    mine = Q(units__account__in=accounts)
+    return _tallies("units__", Q(units__account__in=accounts))
+
+
+def _tallies(prefix: str, mine: Q | None = None) -> dict:
+    """Unit counts by status; ``prefix`` reaches the unit (``"units__"`` from a
+    scan, ``""`` for units grouped by scan), ``mine`` keeps the visible ones."""
+    by_status = {
+        "units_total": Q(),
+        "units_ok": Q(**{f"{prefix}status": ScanUnit.Status.OK}),
+        "units_failed": Q(**{f"{prefix}status": ScanUnit.Status.FAILED}),
+        "units_skipped": Q(**{f"{prefix}status": ScanUnit.Status.SKIPPED}),
+        "units_done": ~Q(**{f"{prefix}status__in": UNFINISHED}),
+    }
     return {
-        "units_total": Count("units", filter=mine),
-        "units_ok": Count("units", filter=mine & Q(units__status=ScanUnit.Status.OK)),
-        "units_failed": Count(
-            "units", filter=mine & Q(units__status=ScanUnit.Status.FAILED)
-        ),
-        "units_skipped": Count(
-            "units", filter=mine & Q(units__status=ScanUnit.Status.SKIPPED)
-        ),
-        "units_done": Count("units", filter=mine & ~Q(units__status__in=UNFINISHED)),
+        name: Count(f"{prefix}pk", filter=(mine & q if mine else q) or None)
+        for name, q in by_status.items()
     }
 
 
@@ -192,18 +200,30 @@ def _organization_rows(request: HttpRequest) -> list[OrganizationRow]:
 
 
 def scan_list(request: HttpRequest) -> HttpResponse:
+    # The unit counts are a subquery per scan of the page only (the paginator's
+    # count leaves it out), not a join of every listed scan's units.
+    units = (
+        ScanUnit.objects.filter(scan=OuterRef("pk"), account__in=_accounts(request))
+        .values("scan")
+        .annotate(counts=JSONObject(**_tallies("")))
+        .values("counts")
+    )
     scans = (
         _visible_scans(request)
-        .select_related("organization")
+        .select_related("organization", "requested_by")
         .annotate(
-            **_unit_counts(_accounts(request)),
+            unit_counts=Subquery(units),
             duration=ExpressionWrapper(
                 F("finished_at") - F("started_at"), output_field=DurationField()
             ),
         )
-        .order_by("-started_at")
+        .order_by("-started_at", "-pk")
     )
     page = Paginator(scans, SCANS_PER_PAGE).get_page(request.GET.get("page"))
+    none = dict.fromkeys(_tallies(""), 0)
+    for scan in page.object_list:
+        for name, value in (scan.unit_counts or none).items():
+            setattr(scan, name, value)
     context = {"page": page, "organizations": _organization_rows(request)}
     return render(request, "collectors/scans.html", context)
 

@@ -11,14 +11,33 @@ and ignored; the other filters still apply.
 """
 
 import functools
+import hashlib
+import math
 import operator
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
 from django import forms
-from django.db.models import Case, F, Q, QuerySet, Value, When
+from django.core.cache import cache
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    Case,
+    CharField,
+    F,
+    Q,
+    QuerySet,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import RowNumber
+from django.forms.utils import flatatt
 from django.http import QueryDict
+from django.utils.html import escape, format_html
+from django.utils.safestring import mark_safe
 
 from accounts.models import Account
 from collectors.models import Resource
@@ -39,6 +58,8 @@ STATUS_CHOICES = [
     ("NOT_APPLICABLE", "Not applicable"),
 ]
 SEVERITY_CHOICES = [(s.value, s.value.title()) for s in Severity]
+#: Seconds the region and resource-type choices are reused for a set of accounts.
+LOCATIONS_TTL = 60
 PAGE_SIZES = (25, 50, 100, 200)
 DEFAULT_PAGE_SIZE = 50
 DEFAULT_SORT = "status"
@@ -103,6 +124,26 @@ def _severity_rank() -> Case:
     )
 
 
+class _QuickSelect(forms.Select):
+    """A ``Select`` rendered in Python: the same HTML as Django's template,
+    which renders a template per option (the control list has hundreds)."""
+
+    def render(self, name, value, attrs=None, renderer=None) -> str:
+        widget = self.get_context(name, value, attrs)["widget"]
+        options = "\n  ".join(
+            f'<option value="{escape(option["value"])}"{flatatt(option["attrs"])}>'
+            f"{escape(option['label'])}</option>"
+            for _group, group_options, _index in widget["optgroups"]
+            for option in group_options
+        )
+        return format_html(
+            '<select name="{}"{}>\n  {}\n</select>',
+            widget["name"],
+            flatatt(widget["attrs"]),
+            mark_safe(options),  # noqa: S308 - every value and label escaped above
+        )
+
+
 class ExplorerForm(forms.Form):
     """The explorer's filters, read from the query string (GET)."""
 
@@ -120,12 +161,16 @@ class ExplorerForm(forms.Form):
     severity = forms.MultipleChoiceField(
         choices=SEVERITY_CHOICES, required=False, widget=forms.CheckboxSelectMultiple
     )
-    section = forms.ChoiceField(required=False)
-    control = forms.ChoiceField(required=False)
-    account = forms.TypedChoiceField(coerce=int, empty_value=None, required=False)
-    ou = forms.ChoiceField(required=False, label="OU")
-    region = forms.ChoiceField(required=False)
-    resource_type = forms.ChoiceField(required=False, label="Resource type")
+    section = forms.ChoiceField(required=False, widget=_QuickSelect)
+    control = forms.ChoiceField(required=False, widget=_QuickSelect)
+    account = forms.TypedChoiceField(
+        coerce=int, empty_value=None, required=False, widget=_QuickSelect
+    )
+    ou = forms.ChoiceField(required=False, label="OU", widget=_QuickSelect)
+    region = forms.ChoiceField(required=False, widget=_QuickSelect)
+    resource_type = forms.ChoiceField(
+        required=False, label="Resource type", widget=_QuickSelect
+    )
     sort = forms.ChoiceField(required=False, widget=forms.HiddenInput)
     page_size = forms.TypedChoiceField(
         choices=[(n, n) for n in PAGE_SIZES],
@@ -133,6 +178,7 @@ class ExplorerForm(forms.Form):
         empty_value=DEFAULT_PAGE_SIZE,
         required=False,
         label="Per page",
+        widget=_QuickSelect,
     )
 
     def __init__(self, data: QueryDict | None = None, *, accounts: QuerySet):
@@ -142,7 +188,13 @@ class ExplorerForm(forms.Form):
             data = data.copy()
             data["page_size"] = str(DEFAULT_PAGE_SIZE)
         super().__init__(data)
-        self.accounts = {a.pk: a for a in accounts.select_related("organization")}
+        # In the explorer's account order: ``_cells`` walks them in it.
+        self.accounts = {
+            a.pk: a
+            for a in accounts.select_related("organization").order_by(
+                "name", "account_id"
+            )
+        }
         f = self.fields
         f["section"].choices = [("", "All sections"), *_section_choices()]
         f["control"].choices = [("", "All controls"), *_control_choices()]
@@ -152,7 +204,7 @@ class ExplorerForm(forms.Form):
         f["ou"].choices = [("", "All OUs")] + _ou_choices(
             a.ou_path for a in self.accounts.values()
         )
-        regions, types = self._locations()
+        regions, types = self._locations(data)
         f["region"].choices = [("", "All regions")] + [(r, r) for r in regions]
         f["resource_type"].choices = [("", "All types")] + [(t, t) for t in types]
         f["sort"].choices = [
@@ -161,8 +213,28 @@ class ExplorerForm(forms.Form):
             *((f"-{k}", k) for k in SORT_KEYS),
         ]
 
-    def _locations(self) -> tuple[list[str], list[str]]:
-        """Regions and resource types of the accounts' live, checked resources."""
+    def _locations(self, data: QueryDict | None) -> tuple[list[str], list[str]]:
+        """Regions and resource types of the accounts' live, checked resources.
+
+        Reading them scans every resource of the accounts, so they are cached
+        for ``LOCATIONS_TTL`` per set of accounts; a region or type asked for
+        that the cached lists lack is looked up again (a scan just found it).
+        """
+        ids = ",".join(str(pk) for pk in sorted(self.accounts))
+        key = "explorer-locations:" + hashlib.sha256(ids.encode()).hexdigest()
+        found = cache.get(key)
+        if found is not None:
+            regions, types = found
+            if data is None or (
+                data.get("region", "") in ("", *regions)
+                and data.get("resource_type", "") in ("", *types)
+            ):
+                return regions, types
+        found = self._read_locations()
+        cache.set(key, found, LOCATIONS_TTL)
+        return found
+
+    def _read_locations(self) -> tuple[list[str], list[str]]:
         checked = {c.resource_type for c in REGISTRY.values()}
         pairs = (
             Resource.objects.filter(
@@ -205,8 +277,19 @@ def explore(
 
     Each row is annotated ``excepted``: an exception in force covers it.
     """
+    return (
+        narrowed(findings, form, now)
+        .annotate(severity_rank=_severity_rank())
+        .order_by(*ordering(form.sort_key))
+    )
+
+
+def narrowed(
+    findings: QuerySet, form: ExplorerForm, now: datetime | None = None
+) -> QuerySet:
+    """``explore`` without the order: the rows, each annotated ``excepted``."""
     data = form.filters
-    findings = findings.annotate(excepted=covered(now), severity_rank=_severity_rank())
+    findings = findings.annotate(excepted=covered(now))
     if data.get("status"):
         findings = findings.filter(_status_q(data["status"]))
     if data.get("severity"):
@@ -238,7 +321,7 @@ def explore(
             | Q(resource__arn__icontains=term)
             | Q(reason__icontains=term)
         )
-    return findings.order_by(*ordering(form.sort_key))
+    return findings
 
 
 def _status_q(statuses: list[str]) -> Q:
@@ -390,3 +473,222 @@ def _without(query: QueryDict, name: str, value: str | None = None) -> str:
     if kept:
         changed.setlist(name, kept)
     return f"?{changed.urlencode()}" if changed else ""
+
+
+# -- One page, without sorting every finding ---------------------------------------
+
+#: Counted exactly up to here; past it the page says "more than". Counting every
+#: finding a user sees grows with the estate; a page must not.
+COUNT_CAP = 1000
+# Cells the first walk reads; each retry reads eight times as many.
+_FIRST_CELLS = 8
+# The default order past its leading keys (status, severity, account), which
+# are constant within a cell: the rest of ``ordering(DEFAULT_SORT)``.
+_IN_CELL_ORDER = ("control_id", "resource__name", "resource__resource_id", "pk")
+
+
+@dataclass(frozen=True, slots=True)
+class ExplorerPage:
+    """One page of rows; ``count`` is exact up to ``COUNT_CAP``, else
+    ``COUNT_CAP + 1`` ("more than"), so the last page is unknown."""
+
+    object_list: list
+    number: int
+    per_page: int
+    count: int
+    has_next: bool
+
+    def __iter__(self) -> Iterator:
+        return iter(self.object_list)
+
+    def __len__(self) -> int:
+        return len(self.object_list)
+
+    @property
+    def exact(self) -> bool:
+        return self.count <= COUNT_CAP
+
+    @property
+    def num_pages(self) -> int | None:
+        return max(1, math.ceil(self.count / self.per_page)) if self.exact else None
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_other_pages(self) -> bool:
+        return self.has_previous or self.has_next
+
+    @property
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    @property
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+
+def page_of(
+    findings: QuerySet, form: ExplorerForm, number: str | None, now: datetime | None
+) -> ExplorerPage:
+    """Page ``number`` of ``explore(findings, form)``, its rows in that order.
+
+    Past ``COUNT_CAP`` rows the default order (worst first) is read cell by
+    cell (``_walk``), so a page costs the rows of the cells before it, not a
+    sort of every finding. Fewer rows, other orders and searches (``_sparse``)
+    sort in SQL; either way
+    the ``excepted`` subquery runs for the page's rows only unless a status
+    filter needs it.
+    """
+    rows = narrowed(findings, form, now)
+    count = rows.order_by().values("pk")[: COUNT_CAP + 1].count()
+    per_page = form.per_page
+    number_ = _page_number(number, count, per_page)
+    offset = (number_ - 1) * per_page
+    if form.sort_key == DEFAULT_SORT and count > COUNT_CAP and not _sparse(form):
+        found = _walk(findings, rows, form, offset, per_page + 1, now)
+    else:
+        ordered = rows.annotate(severity_rank=_severity_rank()).order_by(
+            *ordering(form.sort_key)
+        )
+        found = list(
+            ordered.select_related("resource", "account")[
+                offset : offset + per_page + 1
+            ]
+        )
+    return ExplorerPage(
+        found[:per_page], number_, per_page, count, has_next=len(found) > per_page
+    )
+
+
+def _sparse(form: ExplorerForm) -> bool:
+    """A search or resource filter: its rows are scattered through every cell,
+    so the walk would read them all, cell by cell; one sort is cheaper."""
+    data = form.filters
+    return any(data.get(name) for name in ("q", "region", "resource_type"))
+
+
+def _page_number(raw: str | None, count: int, per_page: int) -> int:
+    """As ``Paginator.get_page``: not a number is page 1, past the end the last."""
+    try:
+        number = int(raw or 1)
+    except ValueError:
+        return 1
+    if count <= COUNT_CAP:
+        number = min(number, max(1, math.ceil(count / per_page)))
+    return max(1, number)
+
+
+def _cells(form: ExplorerForm) -> list[tuple[str, int, int]]:
+    """(status, severity rank, account) in the default order's leading keys.
+
+    Accounts come in the form's order (name, account id: the same columns and
+    collation as ``ordering``); statuses a status filter leaves out are skipped.
+    """
+    data = form.filters
+    statuses = sorted(_STATUS_RANK, key=_STATUS_RANK.__getitem__)
+    if chosen := set(data.get("status") or ()):
+        if SUPPRESSED in chosen:
+            chosen |= set(SUPPRESSIBLE)
+        statuses = [s for s in statuses if s in chosen]
+    accounts = [
+        pk for pk in form.accounts if not data.get("account") or pk == data["account"]
+    ]
+    ranks = [*sorted(_ranked_controls(), reverse=True), 0]
+    return [(s, r, a) for s in statuses for r in ranks for a in accounts]
+
+
+@functools.cache
+def _ranked_controls() -> dict[int, list[str]]:
+    """Control ids by severity rank (critical 4 … low 1), as ``_severity_rank``."""
+    by_rank: dict[int, list[str]] = {}
+    for control in REGISTRY.values():
+        by_rank.setdefault(control.severity.rank, []).append(control.id)
+    return {rank: sorted(ids) for rank, ids in by_rank.items()}
+
+
+def _walk(
+    findings: QuerySet,
+    rows: QuerySet,
+    form: ExplorerForm,
+    offset: int,
+    limit: int,
+    now: datetime | None,
+) -> list:
+    """Rows ``offset`` … ``offset + limit`` of the default order, read from the
+    first cells only (eight times more on each retry until the page is full)."""
+    cells = _cells(form)
+    size = _FIRST_CELLS
+    while True:
+        ids = _walk_ids(rows, cells[:size], offset, limit)
+        found = list(
+            findings.filter(pk__in=ids)
+            .annotate(excepted=covered(now), severity_rank=_severity_rank())
+            .select_related("resource", "account")
+            .order_by(*ordering(DEFAULT_SORT))
+        )
+        if len(found) == limit or size >= len(cells):
+            return found
+        size *= 8
+
+
+def _walk_ids(
+    rows: QuerySet, cells: list[tuple[str, int, int]], offset: int, limit: int
+) -> RawSQL:
+    """The ids of rows ``offset`` … ``offset + limit`` of ``cells``, in order.
+
+    Each cell's rows come from the (account, status, control) index, in the rest
+    of the default order, at most ``offset + limit`` of them (a LATERAL join);
+    controls missing from the catalog (rank 0) have a branch of their own.
+    """
+    in_cell = [F(c).asc() for c in _IN_CELL_ORDER]
+    here = rows.filter(
+        account_id=RawSQL("cell.account_id", [], output_field=BigIntegerField()),
+        status=RawSQL("cell.status", [], output_field=CharField()),
+    )
+    ranked = here.filter(
+        RawSQL(
+            '"findings_finding"."control_id" = ANY(ranks.controls)',
+            [],
+            output_field=BooleanField(),
+        )
+    )
+    unranked = here.filter(
+        RawSQL("ranks.controls IS NULL", [], output_field=BooleanField())
+    ).exclude(control_id__in=sorted(REGISTRY))
+    branches, params = [], []
+    for part in (ranked, unranked):
+        numbered = (
+            part.annotate(n=Window(RowNumber(), order_by=in_cell))
+            .order_by(*in_cell)
+            .values_list("pk", "n")[: offset + limit]
+        )
+        sql, part_params = numbered.query.sql_with_params()
+        branches.append(f"({sql})")
+        params.extend(part_params)
+    ranks = [*_ranked_controls().items(), (0, None)]
+    statuses, levels, accounts = zip(*cells, strict=True) if cells else ((), (), ())
+    values = ", ".join(["(%s, %s::varchar[])"] * len(ranks))
+    lateral = " UNION ALL ".join(branches)
+    # Only placeholders and Django's own compiled SQL are joined in.
+    sql = (
+        f"WITH ranks(rank, controls) AS (VALUES {values})"  # noqa: S608
+        " SELECT w.id FROM unnest(%s::varchar[], %s::int[], %s::bigint[])"
+        " WITH ORDINALITY AS cell(status, rank, account_id, ord)"
+        " JOIN ranks ON ranks.rank = cell.rank"
+        f" CROSS JOIN LATERAL ({lateral}) AS w(id, n)"
+        " ORDER BY cell.ord, w.n LIMIT %s OFFSET %s"
+    )
+    return RawSQL(  # noqa: S611
+        sql,
+        [
+            *(v for rank in ranks for v in rank),
+            list(statuses),
+            list(levels),
+            list(accounts),
+            *params,
+            limit,
+            offset,
+        ],
+    )

@@ -1,7 +1,8 @@
 """CSV exports, shared by the CLI (``export_findings``) and the pages' Export links.
 
 Every table is a header plus a generator of rows read with ``.iterator()``, so
-an export of any size runs in constant memory. Cells come from AWS data, which
+an export of any size runs in constant memory; the findings lists read theirs
+in a transaction, so the first row leaves at once. Cells come from AWS data, which
 whoever controls a member account writes: a cell that a spreadsheet would run
 as a formula is neutralised. Times are ISO-8601 in UTC.
 
@@ -24,6 +25,7 @@ from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Case, Func, QuerySet, TextField, Value, When
 from django.db.models.functions import Cast, NullIf
 
@@ -253,13 +255,19 @@ def finding_rows(
     pick = itemgetter(*indexes) if len(indexes) > 1 else lambda r: (r[indexes[0]],)
     per_control: dict[str, tuple] = {}
     values = findings.values_list(*(_FINDING_FIELDS[c] for c in read))
-    for row in values.iterator(chunk_size=CHUNK_ROWS):
-        extra = per_control.get(row[0])
-        if extra is None:
-            control = REGISTRY.get(row[0])
-            extra = tuple(_FROM_CONTROL[c](control) if control else "" for c in derived)
-            per_control[row[0]] = extra
-        yield pick(row + extra)
+    # In a transaction the server-side cursor is a plain one: outside, Django
+    # declares it WITH HOLD, which PostgreSQL materialises in full before the
+    # first row (seconds of silence at 100,000 rows).
+    with transaction.atomic(savepoint=False):
+        for row in values.iterator(chunk_size=CHUNK_ROWS):
+            extra = per_control.get(row[0])
+            if extra is None:
+                control = REGISTRY.get(row[0])
+                extra = tuple(
+                    _FROM_CONTROL[c](control) if control else "" for c in derived
+                )
+                per_control[row[0]] = extra
+            yield pick(row + extra)
 
 
 def live_findings() -> QuerySet:

@@ -5,10 +5,10 @@ findings with it (``findings.explorer``), so the CSV holds the page's rows,
 in the page's order, across every page.
 """
 
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
 from django_htmx.http import push_url
 
 from findings import explorer as filters
@@ -20,12 +20,11 @@ from findings.views_exports import _organization_label, csv_response
 TARGET = "explorer"
 
 
-def _explored(request: HttpRequest) -> tuple:
-    """The bound form and the user's live findings it selects, in order."""
+def _scoped(request: HttpRequest) -> tuple:
+    """The bound form and the user's live findings, not yet narrowed by it."""
     accounts = _accounts(request)
     form = filters.ExplorerForm(request.GET, accounts=accounts)
-    findings = Finding.objects.for_user(request.user).live()
-    return form, filters.explore(findings, form)
+    return form, Finding.objects.for_user(request.user).live()
 
 
 def explorer(request: HttpRequest) -> HttpResponse:
@@ -37,14 +36,14 @@ def explorer(request: HttpRequest) -> HttpResponse:
     if not htmx and query.urlencode() != request.GET.urlencode():
         # A submitted form sends every field, even empty: keep links short.
         return redirect(clean_url)
-    form, findings = _explored(request)
-    findings = findings.select_related("resource", "account")
-    page = Paginator(findings, form.per_page).get_page(query.get("page"))
+    form, findings = _scoped(request)
+    page = filters.page_of(findings, form, query.get("page"), timezone.now())
     without_page = query.copy()
     without_page.pop("page", None)
     context = {
         "form": form,
         "page": page,
+        "cap": filters.COUNT_CAP,
         "query": without_page.urlencode(),
         "chips": filters.chips(form, query),
         "invalid": filters.invalid_filters(form, query),
@@ -66,13 +65,13 @@ def explorer(request: HttpRequest) -> HttpResponse:
 
 def explorer_csv(request: HttpRequest) -> StreamingHttpResponse:
     """The explorer's view as CSV: every page, the same order, same filters."""
-    form, findings = _explored(request)
+    form, findings = _scoped(request)
     chosen = form.chosen_account
     columns = exports.EXPLORER_COLUMNS
     return csv_response(
         request,
         columns,
-        exports.finding_rows(findings, columns),
+        exports.finding_rows(filters.explore(findings, form), columns),
         organization=(
             chosen.organization.name
             if chosen
