@@ -80,7 +80,16 @@ _SECRETISH = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{12,}\b|[A-Za-z0-9+/=]{80,}")
 MAX_MESSAGE = 500
 
 
+# A simulator's or proxy's HTML error page, to the end of the message.
+_HTML_PAGE = re.compile(
+    r"(?:b['\"])?<(?:!doctype html|html)\b.*", re.IGNORECASE | re.DOTALL
+)
+
+
 def redact(text: str) -> str:
+    """One line, without secrets or a whole HTML page, short enough to show."""
+    text = _HTML_PAGE.sub("an HTML error page, not an AWS answer", text)
+    text = " ".join(text.split())
     return _SECRETISH.sub("[redacted]", text)[:MAX_MESSAGE]
 
 

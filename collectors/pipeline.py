@@ -404,7 +404,10 @@ def _collect_unit(unit: ScanUnit) -> str:
         raise
     except Exception as exc:  # a unit never takes its scan down
         kind, message = classify(exc)
-        log.warning(
+        # A call the endpoint does not implement is a simulator's gap, shown
+        # on the scan page; anything else deserves an operator's attention.
+        log.log(
+            logging.INFO if kind == ErrorKind.UNSUPPORTED else logging.WARNING,
             "scan %s unit %s/%s/%s failed: %s: %s",
             scan.pk,
             account.account_id,
