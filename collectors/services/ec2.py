@@ -99,6 +99,15 @@ class EC2Collector(EC2APICollector):
     #: DescribeInstances page size (AWS allows 5-1000). An explicit page keeps
     #: every response bounded on large fleets.
     instance_page_size = 1000
+    #: Page size of the other listings. Without one, most EC2 Describe calls
+    #: answer with everything at once, parsed into one list before the first
+    #: record is stored: a worker's memory would grow with the fleet.
+    #: DescribeVolumes accepts at most 500; the others 1000.
+    page_size = 500
+
+    @property
+    def _pages(self) -> dict[str, int]:
+        return {"PageSize": self.page_size}
 
     def collect(self) -> Iterator[ResourceRecord]:
         ec2 = self.client("ec2")
@@ -138,7 +147,12 @@ class EC2Collector(EC2APICollector):
     def _vpcs(self, ec2: BaseClient) -> Iterator[ResourceRecord]:
         shared_errors: dict[str, str] = {}
         flow_logs = self.gather(
-            shared_errors, "FlowLogs", ec2, "describe_flow_logs", "FlowLogs"
+            shared_errors,
+            "FlowLogs",
+            ec2,
+            "describe_flow_logs",
+            "FlowLogs",
+            PaginationConfig=self._pages,
         )
         logs_by_resource: dict[str, list[dict]] = defaultdict(list)
         for flow_log in flow_logs or ():
@@ -149,6 +163,7 @@ class EC2Collector(EC2APICollector):
             ec2,
             "describe_vpc_endpoints",
             "VpcEndpoints",
+            PaginationConfig=self._pages,
         )
         endpoints_by_vpc: dict[str, list[dict]] = defaultdict(list)
         for endpoint in endpoints or ():
@@ -157,7 +172,8 @@ class EC2Collector(EC2APICollector):
             if str(endpoint.get("State", "")).lower() != "deleted":
                 endpoints_by_vpc[endpoint.get("VpcId", "")].append(endpoint)
 
-        for vpc in self.paginate(ec2, "describe_vpcs", "Vpcs"):
+        vpcs = self.paginate(ec2, "describe_vpcs", "Vpcs", PaginationConfig=self._pages)
+        for vpc in vpcs:
             vpc_id = vpc["VpcId"]
             errors = dict(shared_errors)
             item = dict(vpc)
@@ -195,7 +211,10 @@ class EC2Collector(EC2APICollector):
         return {"HasNetworkInterfaces": next(iter(interfaces), None) is not None}
 
     def _subnets(self, ec2: BaseClient) -> Iterator[ResourceRecord]:
-        for subnet in self.paginate(ec2, "describe_subnets", "Subnets"):
+        subnets = self.paginate(
+            ec2, "describe_subnets", "Subnets", PaginationConfig=self._pages
+        )
+        for subnet in subnets:
             subnet_id = subnet["SubnetId"]
             # The free-address count moves with every launch: not configuration.
             item = without_keys(subnet, "AvailableIpAddressCount")
@@ -210,12 +229,19 @@ class EC2Collector(EC2APICollector):
             ec2,
             "describe_security_group_rules",
             "SecurityGroupRules",
+            PaginationConfig=self._pages,
         )
         rules_by_group: dict[str, list[dict]] = defaultdict(list)
         for rule in rules or ():
             rules_by_group[rule["GroupId"]].append(rule)
 
-        for group in self.paginate(ec2, "describe_security_groups", "SecurityGroups"):
+        groups = self.paginate(
+            ec2,
+            "describe_security_groups",
+            "SecurityGroups",
+            PaginationConfig=self._pages,
+        )
+        for group in groups:
             group_id = group["GroupId"]
             item = dict(group)
             if rules is not None:
@@ -234,7 +260,10 @@ class EC2Collector(EC2APICollector):
             )
 
     def _network_acls(self, ec2: BaseClient) -> Iterator[ResourceRecord]:
-        for acl in self.paginate(ec2, "describe_network_acls", "NetworkAcls"):
+        acls = self.paginate(
+            ec2, "describe_network_acls", "NetworkAcls", PaginationConfig=self._pages
+        )
+        for acl in acls:
             acl_id = acl["NetworkAclId"]
             item = dict(acl)
             # Evaluation order is by rule number; store entries that way so a
@@ -270,7 +299,10 @@ class EC2Collector(EC2APICollector):
     # -- block storage and images
 
     def _volumes(self, ec2: BaseClient) -> Iterator[ResourceRecord]:
-        for volume in self.paginate(ec2, "describe_volumes", "Volumes"):
+        volumes = self.paginate(
+            ec2, "describe_volumes", "Volumes", PaginationConfig=self._pages
+        )
+        for volume in volumes:
             volume_id = volume["VolumeId"]
             yield self._record(
                 VOLUME, volume_id, volume, self._arn("volume", volume_id)
@@ -278,7 +310,11 @@ class EC2Collector(EC2APICollector):
 
     def _snapshots(self, ec2: BaseClient) -> Iterator[ResourceRecord]:
         snapshots = self.paginate(
-            ec2, "describe_snapshots", "Snapshots", OwnerIds=["self"]
+            ec2,
+            "describe_snapshots",
+            "Snapshots",
+            OwnerIds=["self"],
+            PaginationConfig=self._pages,
         )
         for snapshot in snapshots:
             # AWS already filters on the owner; the check keeps a simulator
@@ -308,7 +344,14 @@ class EC2Collector(EC2APICollector):
             yield self._record(SNAPSHOT, snapshot_id, item, arn, errors)
 
     def _images(self, ec2: BaseClient) -> Iterator[ResourceRecord]:
-        for image in self.paginate(ec2, "describe_images", "Images", Owners=["self"]):
+        images = self.paginate(
+            ec2,
+            "describe_images",
+            "Images",
+            Owners=["self"],
+            PaginationConfig=self._pages,
+        )
+        for image in images:
             if image.get("OwnerId", self.account_id) != self.account_id:
                 continue
             image_id = image["ImageId"]

@@ -176,6 +176,72 @@ def test_describe_instances_is_followed_across_pages(aws, monkeypatch):
     assert calls[1]["body"]["NextToken"]
 
 
+def test_volumes_are_listed_in_pages_and_stored_before_the_next_page(aws):
+    # moto ignores MaxResults on DescribeVolumes: pages as AWS serves them.
+    def volume(n: int) -> dict:
+        return {
+            "VolumeId": f"vol-{n:017x}",
+            "Size": 8,
+            "AvailabilityZone": "us-east-1a",
+            "State": "available",
+            "Encrypted": False,
+            "VolumeType": "gp3",
+        }
+
+    requests = []
+
+    def pages(params, **kwargs):
+        requests.append(params["body"])
+        http = AWSResponse("https://stub.invalid", 200, {}, None)
+        if params["body"].get("NextToken") is None:
+            page = {"Volumes": [volume(1), volume(2)], "NextToken": "page-2"}
+        else:
+            page = {"Volumes": [volume(3)]}
+        return http, {**page, "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+    aws.events.register("before-call.ec2.DescribeVolumes", pages)
+    collector = EC2Collector(aws, ACCOUNT_ID, "us-east-1", datetime.now(UTC))
+
+    volumes = (r for r in collector.collect() if r.resource_type == VOLUME)
+    first = next(volumes)
+
+    # The first page's volume is a record before the second page is asked for.
+    assert first.resource_id == f"vol-{1:017x}"
+    assert len(requests) == 1
+    assert requests[0]["MaxResults"] == EC2Collector.page_size
+    rest = [r.resource_id for r in volumes]
+    assert rest == [f"vol-{n:017x}" for n in (2, 3)]
+    assert requests[1]["NextToken"] == "page-2"
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        "DescribeVpcs",
+        "DescribeSubnets",
+        "DescribeSecurityGroups",
+        "DescribeSecurityGroupRules",
+        "DescribeNetworkAcls",
+        "DescribeFlowLogs",
+        "DescribeVpcEndpoints",
+        "DescribeVolumes",
+        "DescribeSnapshots",
+        "DescribeImages",
+    ],
+)
+def test_every_region_wide_listing_asks_for_bounded_pages(aws, operation):
+    requests = []
+    aws.events.register(
+        f"before-call.ec2.{operation}",
+        lambda params, **kwargs: requests.append(params["body"]),
+    )
+
+    collect("ec2", session=aws)
+
+    assert requests
+    assert all(r.get("MaxResults") == EC2Collector.page_size for r in requests)
+
+
 def test_security_group_rules_are_joined_to_their_own_group(aws):
     ec2 = aws.client("ec2")
     vpc_id = default_subnet(ec2)["VpcId"]
