@@ -66,6 +66,35 @@ def add_volumes(account_id: str, region: str, count: int) -> None:
         backend.create_volume(size=8, zone_name=f"{region}a")
 
 
+def _page_describe_volumes() -> None:
+    """Make moto answer DescribeVolumes in pages, as AWS does.
+
+    moto 5.2 returns every volume in one answer whatever MaxResults asks, so
+    figure 7 would measure the simulator's single response, not whether the
+    collector streams pages.
+    """
+    from moto.core.responses import ActionResult
+    from moto.ec2.responses.elastic_block_store import ElasticBlockStore
+
+    def describe_volumes(self: ElasticBlockStore) -> ActionResult:
+        volumes = list(
+            self.ec2_backend.describe_volumes(
+                volume_ids=self._get_param("VolumeIds", []),
+                filters=self._filters_from_querystring(),
+            )
+        )
+        size = self._get_int_param("MaxResults")
+        if not size:
+            return ActionResult({"Volumes": volumes})
+        start = int(self._get_param("NextToken") or 0)
+        result = {"Volumes": volumes[start : start + size]}
+        if start + size < len(volumes):
+            result["NextToken"] = str(start + size)
+        return ActionResult(result)
+
+    ElasticBlockStore.describe_volumes = describe_volumes  # type: ignore[method-assign]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.simulator")
     parser.add_argument("--accounts", type=int, required=True)
@@ -77,6 +106,7 @@ def main() -> None:
     from demo.simulator import start_moto_server
 
     regions = tuple(args.regions.split(","))
+    _page_describe_volumes()
     server, endpoint = start_moto_server(0)
     info = seed(endpoint, args.accounts, regions, args.bare)
     if args.volumes:
