@@ -13,21 +13,12 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from findings.tests.conftest import needs_chromium
-from findings.tests.factories import CTL_S3, PASSWORD, SEC_S3, build_world
+from findings.tests.conftest import needs_chromium, sign_in
+from findings.tests.factories import CTL_S3, SEC_S3, build_world
 
 pytestmark = [pytest.mark.e2e, needs_chromium, pytest.mark.django_db(transaction=True)]
 
 VIEWPORTS = {"tablet": (820, 1180), "laptop": (1280, 800)}
-
-# Each page records the CSP violations it sees, from before its first script.
-RECORD_CSP_VIOLATIONS = """
-window.cspViolations = [];
-document.addEventListener("securitypolicyviolation", (e) => {
-  window.cspViolations.push(`${e.violatedDirective} blocked ${e.blockedURI || "inline"}`
-    + ` at ${e.sourceFile}:${e.lineNumber}`);
-});
-"""
 
 # WCAG 2.x contrast of every visible run of text against the colour behind it
 # (translucent backgrounds composited up the ancestors until an opaque one;
@@ -114,37 +105,11 @@ def screenshots(tmp_path) -> Path:
 
 
 @pytest.fixture
-def page(chromium):
-    """A tab that keeps the console errors and uncaught exceptions it sees."""
-    context = chromium.new_context(viewport={"width": 1280, "height": 800})
-    context.add_init_script(RECORD_CSP_VIOLATIONS)
-    tab = context.new_page()
-    tab.errors = []
-    tab.on("pageerror", lambda exc: tab.errors.append(f"uncaught: {exc}"))
-    tab.on(
-        "console",
-        lambda msg: (
-            tab.errors.append(f"console: {msg.text}") if msg.type == "error" else None
-        ),
-    )
-    yield tab
-    context.close()
-
-
-@pytest.fixture
 def world():
     world = build_world()
     world.root.is_superuser = True  # the admin pages are checked too
     world.root.save()
     return world
-
-
-def sign_in(page, base_url: str, username: str) -> None:
-    page.goto(base_url + reverse("login"))
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(base_url + reverse("findings:overview"))
 
 
 def main_pages(world) -> dict[str, str]:
