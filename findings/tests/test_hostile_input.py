@@ -36,9 +36,8 @@ from collectors.tests.conftest import member_session
 from findings import suppressions
 from findings.exports import FORMULA_PREFIXES, csv_lines
 from findings.models import Finding, Suppression
-from findings.tests.conftest import needs_chromium
+from findings.tests.conftest import RECORD_CSP_VIOLATIONS, needs_chromium
 from findings.tests.factories import make_team, make_user
-from findings.tests.test_browser_quality import RECORD_CSP_VIOLATIONS
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
