@@ -151,7 +151,7 @@ def _store_batch(
         cursor.execute("SET LOCAL synchronous_commit TO OFF")
         found = _lock(cursor, unit.account_id, list(prepared))
         missing = [key for key in prepared if key not in found]
-        changed = [k for k, row in found.items() if row.sha256 != prepared[k].sha256]
+        changed = [k for k, row in found.items() if _needs_snapshot(row, prepared[k])]
         # A missing key keeps its id if a concurrent unit inserts it first.
         wanted = missing + changed
         new_ids = dict(zip(wanted, _snapshot_ids(cursor, len(wanted)), strict=True))
@@ -181,13 +181,13 @@ def _changes(
 
     (new snapshots as (id, resource, record), the snapshots they replace,
     resource updates as (resource, record, new snapshot or None)). A resource
-    whose hash is unchanged is written only to revive it or to correct its
-    name or ARN.
+    whose hash is unchanged (and that was not deleted) is written only to
+    correct its name or ARN.
     """
     snapshots, to_close, updates = [], [], []
     for key, row in found.items():
         record, new_id = prepared[key], None
-        if row.sha256 != record.sha256:
+        if _needs_snapshot(row, record):
             new_id = new_ids[key]
             snapshots.append((new_id, row.pk, record))
             if row.snapshot_id is not None:
@@ -196,6 +196,13 @@ def _changes(
         if new_id is not None or row.deleted or renamed:
             updates.append((row.pk, record, new_id))
     return snapshots, to_close, updates
+
+
+def _needs_snapshot(row: _Stored, record: Prepared) -> bool:
+    """A changed configuration, or a deleted resource found again: its last
+    snapshot was closed when it went missing, so even an identical
+    configuration opens a new one (the timeline then shows the gap)."""
+    return row.deleted or row.sha256 != record.sha256
 
 
 def _lock(
@@ -286,10 +293,14 @@ def _insert_resources(
 
 
 def _close_snapshots(cursor: CursorWrapper, ids: list[int], clock: datetime) -> None:
-    """End the replaced snapshots (before their successors: one current each)."""
+    """End the replaced snapshots (before their successors: one current each).
+
+    A revived resource's snapshot already ended when it went missing, and
+    keeps that end."""
     if ids:
         cursor.execute(
-            f"UPDATE {_SNAPSHOT} SET valid_to = %s WHERE id = ANY(%s::bigint[])",  # noqa: S608
+            f"UPDATE {_SNAPSHOT} SET valid_to = %s "  # noqa: S608
+            "WHERE id = ANY(%s::bigint[]) AND valid_to IS NULL",
             [clock, ids],
         )
 

@@ -191,6 +191,26 @@ def test_a_deleted_resource_found_again_is_revived(units):
     assert logs.snapshots.filter(valid_to__isnull=True).count() == 1
 
 
+def test_a_deleted_resource_found_again_unchanged_gets_an_open_snapshot(units):
+    first, second = units
+    store_records(first, [bucket("logs")], T1)
+    mark_missing_deleted(first, set(), T1)
+    closed = Resource.objects.get(resource_id="logs").current_snapshot
+
+    result = store_records(second, [bucket("logs")], T2)
+
+    logs = Resource.objects.select_related("current_snapshot").get(resource_id="logs")
+    assert logs.deleted_at is None
+    assert result.snapshots_written == 1
+    assert logs.current_snapshot != closed
+    assert (logs.current_snapshot.valid_from, logs.current_snapshot.valid_to) == (
+        T2,
+        None,
+    )
+    closed.refresh_from_db()
+    assert closed.valid_to == T1  # the gap between T1 and T2 stays visible
+
+
 def test_a_resource_a_concurrent_unit_inserted_first_is_not_duplicated(
     units, monkeypatch
 ):
