@@ -20,6 +20,7 @@ from datetime import datetime
 
 from django import forms
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import (
     BigIntegerField,
     BooleanField,
@@ -124,23 +125,28 @@ def _severity_rank() -> Case:
     )
 
 
-class _QuickSelect(forms.Select):
+class QuickSelect(forms.Select):
     """A ``Select`` rendered in Python: the same HTML as Django's template,
-    which renders a template per option (the control list has hundreds)."""
+    which renders a template per option (the control list has hundreds), and
+    without the per-option dictionaries of ``optgroups``. Flat choices only."""
 
     def render(self, name, value, attrs=None, renderer=None) -> str:
-        widget = self.get_context(name, value, attrs)["widget"]
-        options = "\n  ".join(
-            f'<option value="{escape(option["value"])}"{flatatt(option["attrs"])}>'
-            f"{escape(option['label'])}</option>"
-            for _group, group_options, _index in widget["optgroups"]
-            for option in group_options
-        )
+        chosen = self.format_value(value)
+        options = []
+        for option_value, label in self.choices:
+            option_value = "" if option_value is None else str(option_value)
+            selected = option_value in chosen
+            if selected:
+                chosen = ()  # as Django: only the first match is selected
+            options.append(
+                f'<option value="{escape(option_value)}"'
+                f"{' selected' if selected else ''}>{escape(label)}</option>"
+            )
         return format_html(
             '<select name="{}"{}>\n  {}\n</select>',
-            widget["name"],
-            flatatt(widget["attrs"]),
-            mark_safe(options),  # noqa: S308 - every value and label escaped above
+            name,
+            flatatt(self.build_attrs(self.attrs, attrs)),
+            mark_safe("\n  ".join(options)),  # noqa: S308 - every value and label escaped above
         )
 
 
@@ -161,15 +167,15 @@ class ExplorerForm(forms.Form):
     severity = forms.MultipleChoiceField(
         choices=SEVERITY_CHOICES, required=False, widget=forms.CheckboxSelectMultiple
     )
-    section = forms.ChoiceField(required=False, widget=_QuickSelect)
-    control = forms.ChoiceField(required=False, widget=_QuickSelect)
+    section = forms.ChoiceField(required=False, widget=QuickSelect)
+    control = forms.ChoiceField(required=False, widget=QuickSelect)
     account = forms.TypedChoiceField(
-        coerce=int, empty_value=None, required=False, widget=_QuickSelect
+        coerce=int, empty_value=None, required=False, widget=QuickSelect
     )
-    ou = forms.ChoiceField(required=False, label="OU", widget=_QuickSelect)
-    region = forms.ChoiceField(required=False, widget=_QuickSelect)
+    ou = forms.ChoiceField(required=False, label="OU", widget=QuickSelect)
+    region = forms.ChoiceField(required=False, widget=QuickSelect)
     resource_type = forms.ChoiceField(
-        required=False, label="Resource type", widget=_QuickSelect
+        required=False, label="Resource type", widget=QuickSelect
     )
     sort = forms.ChoiceField(required=False, widget=forms.HiddenInput)
     page_size = forms.TypedChoiceField(
@@ -178,7 +184,7 @@ class ExplorerForm(forms.Form):
         empty_value=DEFAULT_PAGE_SIZE,
         required=False,
         label="Per page",
-        widget=_QuickSelect,
+        widget=QuickSelect,
     )
 
     def __init__(self, data: QueryDict | None = None, *, accounts: QuerySet):
@@ -621,26 +627,35 @@ def _walk(
     cells = _cells(form)
     size = _FIRST_CELLS
     while True:
-        ids = _walk_ids(rows, cells[:size], offset, limit)
-        found = list(
-            findings.filter(pk__in=ids)
-            .annotate(excepted=covered(now), severity_rank=_severity_rank())
-            .select_related("resource", "account")
-            .order_by(*ordering(DEFAULT_SORT))
-        )
-        if len(found) == limit or size >= len(cells):
-            return found
+        sql, params = _walk_ids(rows, cells[:size], offset, limit)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            ids = [pk for (pk,) in cursor.fetchall()]
+        if len(ids) == limit or size >= len(cells):
+            break
         size *= 8
+    # The ids come in the page's order: the rows are put back in it here,
+    # rather than sorted again in SQL by the severity of every control.
+    found = (
+        findings.filter(pk__in=ids)
+        .annotate(excepted=covered(now))
+        .select_related("resource", "account")
+    )
+    by_pk = {finding.pk: finding for finding in found}
+    return [by_pk[pk] for pk in ids if pk in by_pk]
 
 
 def _walk_ids(
     rows: QuerySet, cells: list[tuple[str, int, int]], offset: int, limit: int
-) -> RawSQL:
-    """The ids of rows ``offset`` … ``offset + limit`` of ``cells``, in order.
+) -> tuple[str, list]:
+    """The SQL of the ids of rows ``offset`` … ``offset + limit`` of ``cells``,
+    in order, and its parameters.
 
     Each cell's rows come from the (account, status, control) index, in the rest
     of the default order, at most ``offset + limit`` of them (a LATERAL join);
     controls missing from the catalog (rank 0) have a branch of their own.
+    Control lists go as one array parameter each: the driver splits the
+    statement at every placeholder.
     """
     in_cell = [F(c).asc() for c in _IN_CELL_ORDER]
     here = rows.filter(
@@ -655,8 +670,13 @@ def _walk_ids(
         )
     )
     unranked = here.filter(
-        RawSQL("ranks.controls IS NULL", [], output_field=BooleanField())
-    ).exclude(control_id__in=sorted(REGISTRY))
+        RawSQL(
+            "ranks.controls IS NULL"
+            ' AND NOT ("findings_finding"."control_id" = ANY(%s::varchar[]))',
+            [sorted(REGISTRY)],
+            output_field=BooleanField(),
+        )
+    )
     branches, params = [], []
     for part in (ranked, unranked):
         numbered = (
@@ -680,15 +700,12 @@ def _walk_ids(
         f" CROSS JOIN LATERAL ({lateral}) AS w(id, n)"
         " ORDER BY cell.ord, w.n LIMIT %s OFFSET %s"
     )
-    return RawSQL(  # noqa: S611
-        sql,
-        [
-            *(v for rank in ranks for v in rank),
-            list(statuses),
-            list(levels),
-            list(accounts),
-            *params,
-            limit,
-            offset,
-        ],
-    )
+    return sql, [
+        *(v for rank in ranks for v in rank),
+        list(statuses),
+        list(levels),
+        list(accounts),
+        *params,
+        limit,
+        offset,
+    ]

@@ -5,6 +5,7 @@ from django.db.models import Q, QuerySet
 
 from accounts.models import Account
 from findings import sections
+from findings.explorer import QuickSelect
 
 
 def _section_choices() -> list[tuple[str, str]]:
@@ -30,10 +31,16 @@ class FindingFilterForm(forms.Form):
     ]
 
     status = forms.ChoiceField(choices=STATUS_CHOICES, required=False)
+    # Rendered in Python: a template per option made them most of the list.
     account = forms.ModelChoiceField(
-        queryset=Account.objects.none(), required=False, empty_label="All accounts"
+        queryset=Account.objects.none(),
+        required=False,
+        empty_label="All accounts",
+        widget=QuickSelect,
     )
-    section = forms.ChoiceField(choices=_section_choices, required=False)
+    section = forms.ChoiceField(
+        choices=_section_choices, required=False, widget=QuickSelect
+    )
     q = forms.CharField(
         required=False,
         max_length=200,
