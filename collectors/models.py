@@ -1,8 +1,8 @@
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import models
-from django.db.models import Q
+from django.db import connections, models
+from django.db.models import Count, Q, Sum
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.urls import reverse
@@ -12,6 +12,40 @@ from accounts.aws_errors import ErrorKind
 from accounts.models import Account, Organization
 
 GLOBAL_REGION = "global"
+
+
+class ScanQuerySet(models.QuerySet):
+    def count_units(self) -> int:
+        """Write these scans' unit counters from their units; the scans written.
+
+        One statement, so the counters are one consistent reading of the
+        units; a scan without units (skipped, or pruned) counts zero.
+        """
+        if self.query.is_sliced:
+            raise TypeError("count_units() on a sliced queryset")
+        by_scan = (
+            ScanUnit.objects.using(self.db)
+            .filter(scan__in=self.order_by().values("pk"))
+            .order_by()
+            .values("scan_id")
+            .annotate(**UNIT_COUNTERS)
+        )
+        units_sql, units_params = by_scan.query.sql_with_params()
+        ids_sql, ids_params = self.order_by().values("pk").query.sql_with_params()
+        table = self.model._meta.db_table
+        columns = [f"counted_{name}" for name in UNIT_COUNTERS]
+        assignments = ", ".join(
+            f"{column} = COALESCE(c.{name}, 0)"
+            for column, name in zip(columns, UNIT_COUNTERS, strict=True)
+        )
+        sql = (
+            f"UPDATE {table} SET {assignments}, counted_at = %s "  # noqa: S608
+            f"FROM {table} AS s LEFT JOIN ({units_sql}) AS c ON c.scan_id = s.id "
+            f"WHERE {table}.id = s.id AND s.id IN ({ids_sql})"
+        )
+        with connections[self.db].cursor() as cursor:
+            cursor.execute(sql, [timezone.now(), *units_params, *ids_params])
+            return cursor.rowcount
 
 
 class Scan(models.Model):
@@ -54,6 +88,20 @@ class Scan(models.Model):
     regions = models.JSONField(default=list, blank=True)
     services = models.JSONField(default=list, blank=True)
     message = models.TextField(blank=True)
+    # Unit counters, written when the scan ends (ScanQuerySet.count_units:
+    # finish, cancel, the reaper), so the scan pages read one row per scan
+    # instead of every unit. None while it runs (a resume clears it): count
+    # the units themselves.
+    counted_at = models.DateTimeField(null=True, blank=True)
+    counted_total = models.PositiveIntegerField(default=0)
+    counted_ok = models.PositiveIntegerField(default=0)
+    counted_failed = models.PositiveIntegerField(default=0)
+    counted_skipped = models.PositiveIntegerField(default=0)
+    counted_resumable = models.PositiveIntegerField(default=0)
+    counted_api_calls = models.BigIntegerField(default=0)
+    counted_resources = models.BigIntegerField(default=0)
+
+    objects = ScanQuerySet.as_manager()
 
     class Meta:
         ordering = ["-started_at"]
@@ -98,6 +146,10 @@ class Scan(models.Model):
     def session_name(self) -> str:
         """The STS session name; shows up in the member accounts' CloudTrail."""
         return f"parapet-scan-{self.pk}"
+
+    def counters(self) -> dict[str, int]:
+        """The unit counters under the names of ``UNIT_COUNTERS``."""
+        return {name: getattr(self, f"counted_{name}") for name in UNIT_COUNTERS}
 
 
 class ScanUnit(models.Model):
@@ -151,6 +203,25 @@ class ScanUnit(models.Model):
     def is_gap(self) -> bool:
         """Not collected for a reason other than an intentional skip."""
         return self.status == self.Status.FAILED
+
+
+#: Units a resume collects again: failed ones, and those a cancel skipped (a
+#: region not enabled is skipped on purpose, with its kind, and stays so).
+RESUMABLE_UNITS = Q(status=ScanUnit.Status.FAILED) | Q(
+    status=ScanUnit.Status.SKIPPED, error_kind=""
+)
+
+#: What ``ScanQuerySet.count_units`` counts per scan, over its units; the
+#: ``counted_*`` fields of ``Scan``.
+UNIT_COUNTERS = {
+    "total": Count("pk"),
+    "ok": Count("pk", filter=Q(status=ScanUnit.Status.OK)),
+    "failed": Count("pk", filter=Q(status=ScanUnit.Status.FAILED)),
+    "skipped": Count("pk", filter=Q(status=ScanUnit.Status.SKIPPED)),
+    "resumable": Count("pk", filter=RESUMABLE_UNITS),
+    "api_calls": Sum("api_calls"),
+    "resources": Sum("resources"),
+}
 
 
 class Resource(models.Model):

@@ -489,25 +489,33 @@ def _finish_scan(scan_id: int) -> None:
         .update(status=Scan.Status.EVALUATING)
     )
     if not claimed:
+        # A cancelled scan's units that were collecting when it was cancelled
+        # have ended by now (this is the chord's callback): count them in.
+        Scan.objects.filter(pk=scan_id, status=Scan.Status.CANCELLED).count_units()
         return
     scan = Scan.objects.get(pk=scan_id)
     evaluate_scan(scan)
-    counts = scan_unit_counts(scan)
-    if counts["ok"] == 0 and counts["failed"]:
-        status = Scan.Status.FAILED
-        message = "No unit could be collected."
-    elif counts["failed"]:
-        status = Scan.Status.PARTIAL
-        message = (
-            f"{counts['failed']} of {counts['total']} units could not be collected."
+    with transaction.atomic():
+        # Every unit has ended (the claim above): the counters are final, and
+        # they become visible with the status.
+        Scan.objects.filter(pk=scan_id).count_units()
+        scan.refresh_from_db()
+        if scan.counted_ok == 0 and scan.counted_failed:
+            status = Scan.Status.FAILED
+            message = "No unit could be collected."
+        elif scan.counted_failed:
+            status = Scan.Status.PARTIAL
+            message = (
+                f"{scan.counted_failed} of {scan.counted_total} units "
+                "could not be collected."
+            )
+        else:
+            status = Scan.Status.FINISHED
+            message = ""
+        # Conditional: a scan cancelled during evaluation stays cancelled.
+        Scan.objects.filter(pk=scan_id, status=Scan.Status.EVALUATING).update(
+            status=status, finished_at=timezone.now(), message=message
         )
-    else:
-        status = Scan.Status.FINISHED
-        message = ""
-    # Conditional: a scan cancelled during evaluation stays cancelled.
-    Scan.objects.filter(pk=scan_id, status=Scan.Status.EVALUATING).update(
-        status=status, finished_at=timezone.now(), message=message
-    )
 
 
 def cancel_scan(scan_id: int, *, by: str) -> bool:
@@ -529,6 +537,9 @@ def cancel_scan(scan_id: int, *, by: str) -> bool:
         )
         if cancelled:
             _skip_cancelled_units(ScanUnit.objects.filter(scan_id=scan_id))
+            # Units still collecting are counted again when they end
+            # (_finish_scan, or the reaper if their worker is gone).
+            Scan.objects.filter(pk=scan_id).count_units()
     return bool(cancelled)
 
 

@@ -23,7 +23,7 @@ from django.utils import timezone
 from accounts.aws_errors import ErrorKind
 from accounts.models import Organization
 from collectors.heartbeat import heartbeat_timeout
-from collectors.models import Scan, ScanUnit
+from collectors.models import RESUMABLE_UNITS, Scan, ScanUnit
 from collectors.pipeline import (
     UNFINISHED,
     ScanError,
@@ -34,13 +34,8 @@ from collectors.pipeline import (
 log = logging.getLogger(__name__)
 
 WORKER_STOPPED = "worker stopped responding"
-# Scans whose gaps may be collected again.
+# Scans whose gaps (RESUMABLE_UNITS) may be collected again.
 RESUMABLE_STATUSES = (Scan.Status.FAILED, Scan.Status.PARTIAL, Scan.Status.CANCELLED)
-# Units to collect again: failed ones, and those a cancel skipped (a region not
-# enabled is skipped on purpose, with its kind, and stays so).
-RESUMABLE_UNITS = Q(status=ScanUnit.Status.FAILED) | Q(
-    status=ScanUnit.Status.SKIPPED, error_kind=""
-)
 
 
 @dataclass
@@ -72,6 +67,11 @@ def reap_stuck_units() -> Reaped:
     )
     if reaped.units_failed:
         log.warning("reaper: %s units failed: %s", reaped.units_failed, WORKER_STOPPED)
+        # Units of a cancelled scan that were collecting when it was
+        # cancelled: no finish_scan will count them in.
+        Scan.objects.filter(pk__in=touched).exclude(
+            status__in=Scan.ACTIVE_STATUSES
+        ).count_units()
 
     # A scan whose last unit just ended would be finished by its chord; one
     # whose units all ended a timeout ago lost its chord (a message lost with
@@ -167,6 +167,7 @@ def resume_scan(scan_id: int, *, by: str, background: bool = False) -> int:
                 Scan.objects.filter(pk=scan.pk).update(
                     status=Scan.Status.RUNNING,
                     finished_at=None,
+                    counted_at=None,  # counted again when it ends
                     message=f"Resumed by {by} at {now:%Y-%m-%d %H:%M} UTC: "
                     f"{len(unit_ids)} units to collect again.",
                 )

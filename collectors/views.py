@@ -18,20 +18,22 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import (
+    Aggregate,
+    BooleanField,
     Case,
     Count,
     DurationField,
+    Exists,
     ExpressionWrapper,
     F,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
-    Sum,
     Value,
     When,
 )
-from django.db.models.functions import JSONObject
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -46,18 +48,17 @@ from accounts.models import Account, Membership, Organization
 from collectors import schedule
 from collectors.base import COLLECTORS
 from collectors.forms import ScheduleForm, ScopeForm
-from collectors.models import Scan, ScanUnit
+from collectors.models import UNIT_COUNTERS, Scan, ScanUnit
 from collectors.pipeline import UNFINISHED, ScanError, cancel_scan
 from collectors.recovery import (
     RESUMABLE_STATUSES,
-    RESUMABLE_UNITS,
     NotResumable,
     resume_scan,
     why_not_resumable,
 )
 
 SCANS_PER_PAGE = 50
-UNITS_PER_PAGE = 100
+UNITS_PER_PAGE = 50  # as every other list: half the rows to render and sort
 RECENT_SCHEDULED = 10
 
 
@@ -89,6 +90,24 @@ class UnitFilterForm(forms.Form):
         if service := self.cleaned_data.get("service"):
             units = units.filter(service=service)
         return units
+
+    def count(self, counts: dict[str, int]) -> int | None:
+        """How many units ``filter`` keeps, read from the scan's unit counts
+        when a status (or nothing) is chosen; None when it takes a COUNT."""
+        if not self.is_valid():
+            return counts["total"]
+        if self.cleaned_data.get("service"):
+            return None
+        return counts[self.cleaned_data.get("status") or "total"]
+
+
+class _CountedPaginator(Paginator):
+    """A paginator told its count by the caller, when it knows it: no COUNT(*)."""
+
+    def __init__(self, object_list, per_page: int, *, count: int | None) -> None:
+        super().__init__(object_list, per_page)
+        if count is not None:
+            self.count = count  # shadows the cached property
 
 
 def _accounts(request: HttpRequest) -> QuerySet:
@@ -131,6 +150,82 @@ def _visible_scans(request: HttpRequest) -> QuerySet:
     return Scan.objects.filter(organization__in=_visible_organizations(request))
 
 
+def _sees_every_account(
+    request: HttpRequest, organization: str = "pk"
+) -> Exists | Value:
+    """Whether the user sees every account of the organization ``organization``
+    names (an outer reference), as an expression."""
+    if request.user.is_staff:
+        return Value(True)
+    hidden = Account.objects.filter(organization=OuterRef(organization)).exclude(
+        pk__in=_accounts(request).values("pk")
+    )
+    return ~Exists(hidden)
+
+
+def _whole_organizations(request: HttpRequest) -> list[int]:
+    """Ids of the organizations whose every account the user sees."""
+    return list(
+        _visible_organizations(request)
+        .filter(_sees_every_account(request))
+        .values_list("pk", flat=True)
+    )
+
+
+def _counted(request: HttpRequest, whole: list[int] | None = None) -> Q:
+    """Scans whose unit counters the user may read instead of counting units:
+    ended and counted, of an organization whose every account the user sees
+    (the counters cover them all; others count the units they may see).
+
+    ``whole``: ``_whole_organizations``, read first for a query over many
+    scans (a subquery per row, and in each expression, would cost more than
+    the query); without it, a subquery per scan, for one scan.
+    """
+    counted = Q(counted_at__isnull=False) & ~Q(status__in=Scan.ACTIVE_STATUSES)
+    if request.user.is_staff:
+        return counted
+    if whole is None:
+        return counted & Q(_sees_every_account(request, "organization_id"))
+    return counted & Q(organization_id__in=whole)
+
+
+def _reads_counters(
+    request: HttpRequest, whole: list[int] | None = None
+) -> ExpressionWrapper:
+    """``counted`` for each scan: whether the page reads its counters."""
+    return ExpressionWrapper(_counted(request, whole), output_field=BooleanField())
+
+
+#: The scan list's unit columns and the counters they read (UNIT_COUNTERS).
+LIST_COLUMNS = {
+    "units_total": "total",
+    "units_ok": "ok",
+    "units_failed": "failed",
+    "units_skipped": "skipped",
+}
+
+
+def _unit_columns(request: HttpRequest) -> dict:
+    """``LIST_COLUMNS`` of each scan, as annotations (scans.csv): its counters
+    where ``_counted``, else its visible units counted (subqueries PostgreSQL
+    runs only for those)."""
+    counted = _counted(request, _whole_organizations(request))
+    units = (
+        ScanUnit.objects.filter(scan=OuterRef("pk"), account__in=_accounts(request))
+        .order_by()
+        .values("scan")
+    )
+    return {
+        column: Case(
+            When(counted, then=F(f"counted_{name}")),
+            default=Coalesce(
+                Subquery(units.annotate(n=UNIT_COUNTERS[name]).values("n")), 0
+            ),
+        )
+        for column, name in LIST_COLUMNS.items()
+    }
+
+
 def _get_scan_for_user(request: HttpRequest, pk: int) -> Scan:
     return get_object_or_404(
         _visible_scans(request).select_related("organization", "requested_by"), pk=pk
@@ -141,25 +236,26 @@ def _visible_units(request: HttpRequest, scan: Scan) -> QuerySet:
     return ScanUnit.objects.filter(scan=scan, account__in=_accounts(request))
 
 
-def _unit_counts(accounts: QuerySet) -> dict:
-    """Per-scan unit counts over the visible accounts only."""
-    return _tallies("units__", Q(units__account__in=accounts))
-
-
-def _tallies(prefix: str, mine: Q | None = None) -> dict:
-    """Unit counts by status; ``prefix`` reaches the unit (``"units__"`` from a
-    scan, ``""`` for units grouped by scan), ``mine`` keeps the visible ones."""
-    by_status = {
-        "units_total": Q(),
-        "units_ok": Q(**{f"{prefix}status": ScanUnit.Status.OK}),
-        "units_failed": Q(**{f"{prefix}status": ScanUnit.Status.FAILED}),
-        "units_skipped": Q(**{f"{prefix}status": ScanUnit.Status.SKIPPED}),
-        "units_done": ~Q(**{f"{prefix}status__in": UNFINISHED}),
-    }
-    return {
-        name: Count(f"{prefix}pk", filter=(mine & q if mine else q) or None)
-        for name, q in by_status.items()
-    }
+def _count_visible_units(
+    request: HttpRequest, scans: list[Scan], columns: dict[str, Aggregate]
+) -> None:
+    """Set ``columns`` (attribute: aggregate of a scan's units) on each scan,
+    over the units of the accounts the user sees, in one query."""
+    if not scans:
+        return
+    rows = (
+        ScanUnit.objects.filter(
+            scan__in=[scan.pk for scan in scans], account__in=_accounts(request)
+        )
+        .order_by()
+        .values("scan_id")
+        .annotate(**columns)
+    )
+    by_scan = {row.pop("scan_id"): row for row in rows}
+    for scan in scans:
+        counts = by_scan.get(scan.pk, {})
+        for column in columns:
+            setattr(scan, column, counts.get(column) or 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,48 +267,72 @@ class OrganizationRow:
     next_run: datetime | None
     active: Scan | None
     can_operate: bool
+    sees_every_account: bool
 
 
 def _organization_rows(request: HttpRequest) -> list[OrganizationRow]:
-    """Four queries whatever the number of organizations."""
-    organizations = list(_visible_organizations(request))
-    ids = [o.pk for o in organizations]
-    operated = set(
-        _operated_organizations(request).filter(pk__in=ids).values_list("pk", flat=True)
+    """Three queries whatever the number of organizations. The units of the
+    scans in progress are counted with the page's (``_set_unit_columns``)."""
+    operated = _operated_organizations(request).values("pk")
+    organizations = list(
+        _visible_organizations(request).annotate(
+            can_operate=ExpressionWrapper(
+                Q(pk__in=operated), output_field=BooleanField()
+            ),
+            sees_every_account=_sees_every_account(request),
+        )
     )
+    ids = [o.pk for o in organizations]
     schedules = schedule.schedules_for(ids)
-    active = {
+    by_organization = {
         scan.organization_id: scan
         for scan in Scan.objects.filter(
             organization__in=ids, status__in=Scan.ACTIVE_STATUSES
-        ).annotate(**_unit_counts(_accounts(request)))
+        )
     }
     return [
         OrganizationRow(
             organization=o,
             schedule=schedules.get(o.pk),
             next_run=schedule.next_run(schedules.get(o.pk)),
-            active=active.get(o.pk),
-            can_operate=o.pk in operated,
+            active=by_organization.get(o.pk),
+            can_operate=o.can_operate,
+            sees_every_account=o.sees_every_account,
         )
         for o in organizations
     ]
 
 
-def scan_list(request: HttpRequest) -> HttpResponse:
-    # The unit counts are a subquery per scan of the page only (the paginator's
-    # count leaves it out), not a join of every listed scan's units.
-    units = (
-        ScanUnit.objects.filter(scan=OuterRef("pk"), account__in=_accounts(request))
-        .values("scan")
-        .annotate(counts=JSONObject(**_tallies("")))
-        .values("counts")
+def _set_unit_columns(
+    request: HttpRequest, scans: list[Scan], active: list[Scan]
+) -> None:
+    """``LIST_COLUMNS`` on each of the page's ``scans`` (annotated
+    ``counted``): its counters, or for the others (in progress, partly
+    visible) their units counted; ``units_done`` too on the ``active`` ones
+    (progress bars). One query for all the units counted."""
+    columns = {column: UNIT_COUNTERS[name] for column, name in LIST_COLUMNS.items()}
+    _count_visible_units(
+        request,
+        [scan for scan in scans if not scan.counted] + active,
+        {**columns, "units_done": Count("pk", filter=~Q(status__in=UNFINISHED))},
     )
+    for scan in scans:
+        if scan.counted:
+            for column, name in LIST_COLUMNS.items():
+                setattr(scan, column, getattr(scan, f"counted_{name}"))
+
+
+def scan_list(request: HttpRequest) -> HttpResponse:
+    organizations = _organization_rows(request)
+    whole = [row.organization.pk for row in organizations if row.sees_every_account]
+    # _visible_scans, through the organizations just read: the scan queries
+    # carry their ids, not the nested subqueries of the user's scope.
+    visible = [row.organization.pk for row in organizations]
     scans = (
-        _visible_scans(request)
+        Scan.objects.filter(organization_id__in=visible)
         .select_related("organization", "requested_by")
         .annotate(
-            unit_counts=Subquery(units),
+            counted=_reads_counters(request, whole),
             duration=ExpressionWrapper(
                 F("finished_at") - F("started_at"), output_field=DurationField()
             ),
@@ -220,11 +340,9 @@ def scan_list(request: HttpRequest) -> HttpResponse:
         .order_by("-started_at", "-pk")
     )
     page = Paginator(scans, SCANS_PER_PAGE).get_page(request.GET.get("page"))
-    none = dict.fromkeys(_tallies(""), 0)
-    for scan in page.object_list:
-        for name, value in (scan.unit_counts or none).items():
-            setattr(scan, name, value)
-    context = {"page": page, "organizations": _organization_rows(request)}
+    active = [row.active for row in organizations if row.active]
+    _set_unit_columns(request, list(page.object_list), active)
+    context = {"page": page, "organizations": organizations}
     return render(request, "collectors/scans.html", context)
 
 
@@ -247,23 +365,36 @@ def _progress_response(request: HttpRequest, context: dict) -> HttpResponse:
     return response
 
 
-def scan_detail(request: HttpRequest, scan_id: int) -> HttpResponse:
-    scan = _get_scan_for_user(request, scan_id)
-    units = _visible_units(request, scan)
-    counts = units.aggregate(
-        total=Count("pk"),
-        ok=Count("pk", filter=Q(status=ScanUnit.Status.OK)),
-        failed=Count("pk", filter=Q(status=ScanUnit.Status.FAILED)),
-        skipped=Count("pk", filter=Q(status=ScanUnit.Status.SKIPPED)),
+def _scan_counts(scan: Scan, units: QuerySet) -> dict[str, int]:
+    """The scan page's unit counts: the scan's counters when the user may read
+    them (``scan.counted``, from ``_counted``), else its visible units counted."""
+    if scan.counted:
+        return {**scan.counters(), "done": scan.counted_total, "running": 0}
+    return units.aggregate(
+        **UNIT_COUNTERS,
         done=Count("pk", filter=~Q(status__in=UNFINISHED)),
         running=Count("pk", filter=Q(status=ScanUnit.Status.RUNNING)),
-        resumable=Count("pk", filter=RESUMABLE_UNITS),
-        api_calls=Sum("api_calls"),
-        resources=Sum("resources"),
     )
+
+
+def _unit_services(scan: Scan, units: QuerySet) -> list[str]:
+    # A counted scan's units are every account x service it planned.
+    if scan.counted and scan.services:
+        return sorted(scan.services)
+    return sorted(set(units.values_list("service", flat=True).distinct()))
+
+
+def scan_detail(request: HttpRequest, scan_id: int) -> HttpResponse:
+    scan = get_object_or_404(
+        _visible_scans(request)
+        .select_related("organization", "requested_by")
+        .annotate(counted=_reads_counters(request)),
+        pk=scan_id,
+    )
+    units = _visible_units(request, scan)
+    counts = _scan_counts(scan, units)
     target = _htmx_target(request)
-    services = sorted(set(units.values_list("service", flat=True).distinct()))
-    form = UnitFilterForm(request.GET, services=services)
+    form = UnitFilterForm(request.GET, services=_unit_services(scan, units))
     failed_first = Case(
         When(status=ScanUnit.Status.FAILED, then=Value(0)), default=Value(1)
     )
@@ -274,7 +405,8 @@ def scan_detail(request: HttpRequest, scan_id: int) -> HttpResponse:
             failed_first, "account__name", "account__account_id", "service", "region"
         )
     )
-    page = Paginator(filtered, UNITS_PER_PAGE).get_page(request.GET.get("page"))
+    paginator = _CountedPaginator(filtered, UNITS_PER_PAGE, count=form.count(counts))
+    page = paginator.get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     may_resume = scan.status in RESUMABLE_STATUSES and counts["resumable"]

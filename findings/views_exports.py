@@ -213,10 +213,10 @@ def framework_csv(request: HttpRequest, slug: str) -> StreamingHttpResponse:
 
 
 def scans_csv(request: HttpRequest) -> StreamingHttpResponse:
-    """The scan history, every page of it, with unit counts of visible accounts."""
+    """The scan history, every page of it, with the scans page's unit counts."""
     accounts = _accounts(request)
     scans = scan_views._visible_scans(request).annotate(
-        **scan_views._unit_counts(accounts)
+        **scan_views._unit_columns(request)
     )
     return csv_response(
         request,

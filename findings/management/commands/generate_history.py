@@ -181,6 +181,9 @@ class Command(BaseCommand):
             if opts["verbosity"] > 1:
                 self.stdout.write(f"  account {index + 1}/{len(accounts)}")
         _finish(ids)
+        # Unit counters, as the end of a scan writes them (after _finish's
+        # ANALYZE, for a sensible plan): the scans pages read them.
+        Scan.objects.filter(pk__in=[s.pk for s in plan.scans]).count_units()
         elapsed = time.monotonic() - started
         total = sum(written.values())
         self.stdout.write(
