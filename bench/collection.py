@@ -2,9 +2,12 @@
 
 One simulated organization is scanned four times without changes: on the
 in-process thread pool (first scan, then a rescan), then by one and by two
-real Celery worker processes when a Redis answers. Each scan is timed against
-its critical-path bound: every API call at the added latency spread over the
-available concurrency, or the longest single unit if that is longer.
+real Celery worker processes when a Redis answers. The Celery workers are
+deployed as docker-compose does: collection workers on the ``collect`` queue,
+plus one single-process worker on ``default`` that starts and evaluates the
+scan (idle while units are collected). Each scan is timed against its
+critical-path bound: every API call at the added latency spread over the
+collection workers' concurrency, or the longest single unit if that is longer.
 """
 
 import contextlib
@@ -202,7 +205,8 @@ def redis_url() -> str | None:
 
 @contextlib.contextmanager
 def celery_workers(count: int, scale: Scale, broker: str, endpoint: str) -> Iterator:
-    """``count`` worker processes on their own key prefix; this process sends."""
+    """``count`` collection workers and one evaluation worker on their own
+    key prefix; this process sends."""
     from config.celery import app
 
     prefix = f"parapet-bench-{os.getpid()}-{time.time_ns()}:"
@@ -213,19 +217,15 @@ def celery_workers(count: int, scale: Scale, broker: str, endpoint: str) -> Iter
         "AWS_ENDPOINT_URL": endpoint,
         "BENCH_LATENCY_MS": str(scale.latency_ms),
     }
+    started = [(f"bench{n}", scale.worker_concurrency, "collect") for n in range(count)]
+    started.append(("bench-evaluate", 1, "default"))
     workers = [
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bench.worker",
-                f"bench{n}",
-                str(scale.worker_concurrency),
-            ],
+            [sys.executable, "-m", "bench.worker", name, str(processes), queues],
             cwd=simulator.REPO,
             env=env,
         )
-        for n in range(count)
+        for name, processes, queues in started
     ]
     saved = {
         key: app.conf[key]
@@ -249,7 +249,7 @@ def celery_workers(count: int, scale: Scale, broker: str, endpoint: str) -> Iter
     )
     _reconnect(app)
     try:
-        _wait_ready(app, count)
+        _wait_ready(app, len(workers))
         yield
     finally:
         app.conf.update(saved)

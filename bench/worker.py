@@ -1,8 +1,9 @@
 """A Celery worker for the benchmark: the product's worker plus the AWS latency.
 
-``python -m bench.worker NAME CONCURRENCY`` with ``BENCH_LATENCY_MS``,
+``python -m bench.worker NAME CONCURRENCY [QUEUES]`` with ``BENCH_LATENCY_MS``,
 ``REDIS_URL``, ``PARAPET_REDIS_KEY_PREFIX`` and ``DATABASE_URL`` in the
-environment. The prefork pool forks after the latency hook is installed, so
+environment; QUEUES as for ``celery worker -Q`` (both of Parapet's unless
+given). The prefork pool forks after the latency hook is installed, so
 every pool process carries it.
 """
 
@@ -12,6 +13,7 @@ import sys
 
 def main() -> None:
     name, concurrency = sys.argv[1], sys.argv[2]
+    queues = sys.argv[3] if len(sys.argv) > 3 else "default,collect"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
@@ -24,7 +26,7 @@ def main() -> None:
         [
             "worker",
             "-Q",
-            "default,collect",
+            queues,
             f"--concurrency={concurrency}",
             "-n",
             f"{name}@%h",

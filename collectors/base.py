@@ -7,8 +7,11 @@ failure of a per-resource sub-call in the record's ``config["_errors"]`` so a
 control that needs that field reports ERROR instead of guessing.
 """
 
+import functools
 import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
@@ -18,11 +21,14 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError, UnknownRegionError
 from botocore.parsers import ResponseParserError
 
-from accounts.aws import DEFAULT_REGION, make_client
+from accounts.aws import DEFAULT_REGION, shared_client
 from accounts.aws_errors import classify, error_code
 from collectors.models import GLOBAL_REGION
 
 ERRORS_KEY = "_errors"
+# The collector whose code is running on this thread: the AWS calls made
+# now count toward it (clients are shared between collectors).
+_counting: ContextVar["Collector | None"] = ContextVar("collector", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,20 +58,39 @@ class Collector:
         self.api_calls = 0
         self._clients: dict[str, BaseClient] = {}
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "collect" in cls.__dict__:
+            cls.collect = _counted(cls.__dict__["collect"])
+
     def collect(self) -> Iterator[ResourceRecord]:
         raise NotImplementedError
+
+    @contextmanager
+    def counting(self) -> Iterator[None]:
+        """Count the AWS calls made inside toward this collector's
+        ``api_calls`` (``collect`` does, step by step)."""
+        token = _counting.set(self)
+        try:
+            yield
+        finally:
+            _counting.reset(token)
 
     @property
     def client_region(self) -> str:
         return DEFAULT_REGION if self.region == GLOBAL_REGION else self.region
 
     def client(self, name: str, region: str | None = None) -> BaseClient:
+        """The session's client (shared with other collectors of the session)."""
         region = region or self.client_region
         key = f"{name}@{region}"
         if key not in self._clients:
-            client = make_client(self.session, name, region)
-            # Count HTTP requests, retries included: the unit's API-call figure.
-            client.meta.events.register("before-send", self._count_call)
+            client = shared_client(self.session, name, region)
+            # Count HTTP requests, retries included: the unit's API-call
+            # figure. Once per client, whichever collector asks first.
+            client.meta.events.register(
+                "before-send", _count_call, unique_id="parapet-api-calls"
+            )
             self._clients[key] = client
         return self._clients[key]
 
@@ -88,9 +113,6 @@ class Collector:
             return True
         regions = self.session.get_available_regions(service_name, partition)
         return not regions or self.client_region in regions
-
-    def _count_call(self, **kwargs: Any) -> None:
-        self.api_calls += 1
 
     def paginate(
         self, client: BaseClient, operation: str, result_key: str, **kwargs: Any
@@ -160,6 +182,35 @@ class Collector:
             # "absent", and the rest of the resource is still stored.
             errors[key] = f"unsupported: {key} answer could not be parsed"
             return None
+
+
+def _count_call(**kwargs: Any) -> None:
+    collector = _counting.get()
+    if collector is not None:
+        collector.api_calls += 1
+
+
+def _counted(
+    collect: Callable[[Collector], Iterator[ResourceRecord]],
+) -> Callable[[Collector], Iterator[ResourceRecord]]:
+    """``collect`` counting its calls toward its collector while it runs (not
+    while its caller stores what it yielded, which may run another's)."""
+
+    @functools.wraps(collect)
+    def counted(self: Collector) -> Iterator[ResourceRecord]:
+        records = collect(self)
+        try:
+            while True:
+                with self.counting():
+                    try:
+                        record = next(records)
+                    except StopIteration:
+                        return
+                yield record
+        finally:
+            records.close()
+
+    return counted
 
 
 COLLECTORS: dict[str, type[Collector]] = {}

@@ -31,6 +31,7 @@ from collectors.heartbeat import (
     takeover_after,
 )
 from collectors.models import GLOBAL_REGION, Scan, ScanUnit
+from collectors.ordering import longest_first
 from collectors.store import mark_missing_deleted, store_records
 
 log = logging.getLogger(__name__)
@@ -199,7 +200,9 @@ def dispatch_units(scan_id: int, unit_ids: list[int]) -> None:
     """Collect these units of a running scan, then finish it.
 
     A pending unit's heartbeat records when it was sent, so the reaper can
-    tell a unit waiting in the queue from one whose message was lost.
+    tell a unit waiting in the queue from one whose message was lost. Units
+    are sent longest first (collectors/ordering.py): workers take them in
+    that order, so no long unit starts last.
     """
     from celery import chord, current_app, group
 
@@ -208,6 +211,7 @@ def dispatch_units(scan_id: int, unit_ids: list[int]) -> None:
     if not unit_ids:
         tasks.finish_scan.delay(scan_id)
         return
+    unit_ids = longest_first(scan_id, unit_ids)
     ScanUnit.objects.filter(pk__in=unit_ids, status=ScanUnit.Status.PENDING).update(
         heartbeat_at=timezone.now()
     )
@@ -257,9 +261,11 @@ def enabled_regions(collector, account_id: str, session_name: str) -> set[str]:
         if cached and time.time() - cached.at < 3600:
             return cached.regions
     ec2 = collector.client("ec2", DEFAULT_REGION)
+    with collector.counting():
+        answer = ec2.describe_regions(AllRegions=True)
     found = {
         r["RegionName"]
-        for r in ec2.describe_regions(AllRegions=True)["Regions"]
+        for r in answer["Regions"]
         if r.get("OptInStatus", "opt-in-not-required") in ENABLED_OPT_IN
     }
     with _regions_lock:

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
 from accounts.oidc_config import read_oidc_config
 from config.env import database_from_url, env_bool, env_int, env_list, env_str
@@ -255,10 +256,24 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_RESULT_BACKEND_ALWAYS_RETRY = True
 CELERY_RESULT_BACKEND_MAX_RETRIES = 30
-CELERY_TASK_ROUTES = {
-    "collectors.run_unit": {"queue": "collect"},
-}
+# Two queues. `collect` holds scan units, which mostly wait on AWS: give its
+# workers a high concurrency. `default` starts and finishes scans, and
+# finishing evaluates every control (CPU-bound): about one process per core.
+# A worker started without -Q consumes both (docs/architecture.md).
+PARAPET_COLLECT_QUEUE = "collect"
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Each queue on its own exchange and key, as Celery makes a queue it is only
+# named (a Queue without them would share the default one's binding, and
+# every message would reach both).
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name), routing_key=name)
+    for name in (CELERY_TASK_DEFAULT_QUEUE, PARAPET_COLLECT_QUEUE)
+]
+CELERY_TASK_ROUTES = {
+    "collectors.run_unit": {"queue": PARAPET_COLLECT_QUEUE},
+}
+# Pool processes of a worker (its --concurrency wins); 0: one per core.
+CELERY_WORKER_CONCURRENCY = env_int("PARAPET_WORKER_CONCURRENCY", 0, minimum=0) or None
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # A unit whose worker has not sent a heartbeat for this many seconds is marked
 # failed ("worker stopped responding") by the reaper every 5 minutes; a

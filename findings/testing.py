@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import boto3
 
-from accounts.aws import new_session
+from accounts.aws import forget_clients, new_session
 from collectors.base import COLLECTORS, ResourceRecord
 from collectors.models import GLOBAL_REGION
 from findings.controls.base import REGISTRY, ResourceView, Result, StaticContext
@@ -98,7 +98,8 @@ def deny(
 
     Registered as a botocore ``before-call`` handler, which answers in place of
     the HTTP request: the same ClientError a real AWS denial raises. Clients
-    created from the session afterwards inherit it.
+    created from the session afterwards inherit it; the session's shared
+    clients are dropped so that collectors make such ones.
     """
     from botocore.awsrequest import AWSResponse
 
@@ -113,4 +114,5 @@ def deny(
 
     event_service = {"s3control": "s3-control"}.get(service, service)
     session.events.register(f"before-call.{event_service}.{operation}", answer)
+    forget_clients(session)  # clients already shared would not inherit it
     return answer

@@ -517,10 +517,12 @@ class CeleryWorker:
         concurrency: int = 2,
         env: dict[str, str] | None = None,
         name: str = "worker",
+        queues: str | None = "default,collect",
     ) -> None:
         self.prefix = f"parapet-test-{os.getpid()}-{time.time_ns()}:"
         self.redis_url = redis_url
         self.concurrency = concurrency
+        self.queues = queues  # as for -Q; None: the worker's own choice (all)
         self.env = {
             **os.environ,
             "PARAPET_REDIS_KEY_PREFIX": self.prefix,
@@ -544,8 +546,7 @@ class CeleryWorker:
                     "-A",
                     "config",
                     "worker",
-                    "-Q",
-                    "default,collect",
+                    *(["-Q", self.queues] if self.queues else []),
                     "--concurrency",
                     str(self.concurrency),
                     "-l",
