@@ -6,10 +6,18 @@ need no JavaScript and no inline styles (colours come from CSS classes).
 
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
+from urllib.parse import quote
 
 from django import template
+from django.template.context import Context
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.http import RFC3986_SUBDELIMS
+from django.utils.safestring import mark_safe
+from django.utils.timesince import timesince
 
 register = template.Library()
 
@@ -147,6 +155,79 @@ def get_item(mapping: dict, key: Any) -> Any:
     return mapping.get(key) if mapping else None
 
 
+# -- Rows of long lists ----------------------------------------------------------
+# A findings list draws 50 to 100 rows; Django's ``date`` filter, ``timesince``
+# and ``{% url %}`` were most of its rendering time. These give the same text.
+
+
+@register.filter
+def utc(value: datetime | None) -> str:
+    """The minute of ``value`` in UTC, "2024-05-01 13:07": the ``date:'Y-m-d H:i'``
+    of the pages that label it UTC, without Django's general date formatter."""
+    if not value:
+        return ""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return f"{value:%Y-%m-%d %H:%M}"
+
+
+#: timesince's units below a month, largest first, in seconds.
+_SINCE_UNITS = (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60))
+#: Under four weeks no calendar month has passed, so no months or years to count.
+_SINCE_DIRECT = 28 * 86400
+
+
+@register.filter
+def since(value: datetime | None) -> str:
+    """Django's ``timesince``, "3 days, 2 hours" (no-break space inside each part).
+
+    Under four weeks, the case of nearly every row, it is counted here in whole
+    seconds (the same floor division); older dates go to ``timesince`` for its
+    calendar arithmetic. English only, as the rest of Parapet (USE_I18N off).
+    """
+    if not value:
+        return ""
+    delta = datetime.now(value.tzinfo) - value
+    seconds = delta.days * 86400 + delta.seconds  # microseconds ignored, as there
+    if seconds <= 0 or seconds >= _SINCE_DIRECT:
+        return timesince(value)
+    parts: list[str] = []
+    for unit, size in _SINCE_UNITS:
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}\xa0{unit}{'' if count == 1 else 's'}")
+        elif parts:
+            break  # only adjacent units: "2 weeks, 3 days", never "2 weeks, 3 hours"
+        if len(parts) == 2:
+            break
+    return ", ".join(parts) if parts else "0\xa0minutes"
+
+
+#: Stands for a row's argument when a route is reversed once per render; digits,
+#: so that it fits an ``<int:…>`` segment as well as a ``<str:…>`` one.
+_URL_ARG = "7355608421"
+
+
+@register.simple_tag(takes_context=True)
+def row_url(context: Context, view_name: str, arg: Any = None) -> str:
+    """``{% url view_name arg %}`` for the rows of a long list.
+
+    The route is reversed once per template render with a placeholder, and each
+    row's argument put in its place, quoted as ``reverse`` quotes it; for routes
+    with one ``<int:…>`` or ``<str:…>`` argument, or none.
+    """
+    text = "" if arg is None else str(arg)
+    if arg is not None and (not text or "/" in text):
+        return reverse(view_name, args=[arg])  # raises NoReverseMatch, as {% url %}
+    routes = context.render_context.setdefault("parapet.row_url", {})
+    key = (view_name, arg is None)
+    if key not in routes:
+        routes[key] = reverse(view_name, args=[] if arg is None else [_URL_ARG])
+    if arg is None:
+        return routes[key]
+    return routes[key].replace(_URL_ARG, quote(text, safe=RFC3986_SUBDELIMS + "~:@"))
+
+
 # -- Charts --------------------------------------------------------------------
 
 
@@ -163,42 +244,39 @@ def _line_geometry(
     height: float,
     pad: tuple[float, float, float, float],
     y_range: tuple[float, float] = (0.0, 1.0),
-) -> tuple[list[str], list[str], list[tuple[float, float]]]:
-    """Polyline strings (gaps break the line), area polygons and dot positions.
+) -> tuple[list[list[tuple[float, float]]], list[tuple[float, float]]]:
+    """Runs of points (a missing value, None, breaks the line) and dot positions.
 
-    A missing value (None) breaks the line and gets a dot position with y=-1.
+    A missing value gets a dot position with y=-1.
     """
     top, right, bottom, left = pad
     plot_w, plot_h = width - left - right, height - top - bottom
     n = len(values)
     low, high = y_range
-
-    def x(i: int) -> float:
-        return round(left + (plot_w * i / (n - 1) if n > 1 else plot_w / 2), 1)
-
-    def y(v: float) -> float:
-        return round(top + plot_h * (1 - (v - low) / (high - low)), 1)
-
-    lines, areas, runs, run = [], [], [], []
+    if n > 1:
+        xs = [round(left + plot_w * i / (n - 1), 1) for i in range(n)]
+    else:
+        xs = [round(left + plot_w / 2, 1)] * n
+    runs, run = [], []
     dots: list[tuple[float, float]] = []
-    for i, value in enumerate(values):
+    for px, value in zip(xs, values, strict=True):
         if value is None:
             if run:
                 runs.append(run)
             run = []
-            dots.append((x(i), -1))
+            dots.append((px, -1))
             continue
-        run.append((x(i), y(value)))
-        dots.append((x(i), y(value)))
+        dot = (px, round(top + plot_h * (1 - (value - low) / (high - low)), 1))
+        run.append(dot)
+        dots.append(dot)
     if run:
         runs.append(run)
-    base = round(top + plot_h, 1)
-    for points in runs:
-        lines.append(" ".join(f"{px},{py}" for px, py in points))
-        if len(points) > 1:
-            poly = [(points[0][0], base), *points, (points[-1][0], base)]
-            areas.append(" ".join(f"{px},{py}" for px, py in poly))
-    return lines, areas, dots
+    return runs, dots
+
+
+def _svg_points(points: list[tuple[float, float]]) -> str:
+    """The ``points`` attribute of a polyline or polygon: "x,y x,y …"."""
+    return " ".join([f"{px},{py}" for px, py in points])
 
 
 @register.inclusion_tag("findings/_line_chart.html")
@@ -207,14 +285,21 @@ def line_chart(points: list, label: str = "Pass rate over time") -> dict:
     width, height = 640.0, 210.0
     pad = (14.0, 44.0, 26.0, 40.0)
     values = [p.rate for p in points]
-    lines, areas, positions = _line_geometry(values, width, height, pad)
+    runs, positions = _line_geometry(values, width, height, pad)
+    top, _, bottom, left = pad
+    plot_h = height - top - bottom
+    base = round(top + plot_h, 1)
+    lines = [_svg_points(run) for run in runs]
+    areas = [
+        _svg_points([(run[0][0], base), *run, (run[-1][0], base)])
+        for run in runs
+        if len(run) > 1
+    ]
     dots = [
         _Dot(px, py, f"{p.at:%Y-%m-%d %H:%M}: {pct(p.rate)}")
         for (px, py), p in zip(positions, points, strict=True)
         if py >= 0
     ]
-    top, _, bottom, left = pad
-    plot_h = height - top - bottom
     grid = [
         {"y": round(top + plot_h * (1 - v), 1), "label": f"{int(v * 100)}%"}
         for v in (0, 0.5, 1)
@@ -252,32 +337,66 @@ def line_chart(points: list, label: str = "Pass rate over time") -> dict:
 SPARK_MIN_SPAN = 0.2
 
 
-@register.inclusion_tag("findings/_sparkline.html")
-def sparkline(values: list[float | None]) -> dict:
-    """A small trend; its y axis spans the data (at least 20 points), not 0-100%."""
-    width, height = 80.0, 22.0
+@register.simple_tag
+def sparkline(values: list[float | None]) -> str:
+    """A small trend; its y axis spans the data (at least 20 points), not 0-100%.
+
+    Drawn here rather than by a template: a section page draws one per control,
+    and an inclusion template each was most of that page's rendering.
+    """
+    return _sparkline_svg(tuple(values))
+
+
+# The same figures are drawn again on every view until the next scan lands;
+# a drawing is a pure function of its values and about 1 KB.
+@lru_cache(maxsize=1024)
+def _sparkline_svg(values: tuple[float | None, ...]) -> str:
+    width, height = 80, 22
     known = [v for v in values if v is not None]
-    low, high = (min(known), max(known)) if known else (0.0, 1.0)
+    if not known:
+        return ""
+    low, high = min(known), max(known)
     if high - low < SPARK_MIN_SPAN:
         middle = (high + low) / 2
         low = max(0.0, min(middle - SPARK_MIN_SPAN / 2, 1.0 - SPARK_MIN_SPAN))
         high = low + SPARK_MIN_SPAN
-    lines, _areas, positions = _line_geometry(
-        values, width, height, (3, 3, 3, 3), (low, high)
+    runs, _dots = _line_geometry(
+        values, float(width), float(height), (3, 3, 3, 3), (low, high)
     )
-    last = next(((px, py) for px, py in reversed(positions) if py >= 0), None)
-    return {
-        "width": int(width),
-        "height": int(height),
-        "lines": lines,
-        "last": last,
-        "label": "Recent scans: " + ", ".join(pct(v) for v in values),
-    }
+    last_x, last_y = runs[-1][-1]
+    label = "Recent scans: " + ", ".join(pct(v) for v in values)
+    return format_html(
+        '<svg class="sparkline" viewBox="0 0 {} {}" width="{}" height="{}" role="img"'
+        ' aria-label="{}"><title>{}</title>{}<circle class="chart-dot chart-dot-last"'
+        ' cx="{}" cy="{}" r="2.5"></circle></svg>',
+        width,
+        height,
+        width,
+        height,
+        label,
+        label,
+        format_html_join(
+            "",
+            '<polyline class="chart-line" points="{}"></polyline>',
+            ((_svg_points(run),) for run in runs),
+        ),
+        last_x,
+        last_y,
+    )
 
 
-@register.inclusion_tag("findings/_stacked_bar.html")
-def stacked_bar(counts: Any) -> dict:
-    """Passing, failing, error and unknown shares of one Counts, as a 100-unit bar."""
+_EMPTY_BAR = mark_safe(
+    '<rect class="seg-empty" x="0" y="0" width="100" height="8"></rect>'
+)
+
+
+@register.simple_tag
+def stacked_bar(counts: Any) -> str:
+    """Passing, failing, error and unknown shares of one Counts, as a 100-unit bar.
+
+    Drawn here rather than by a template, as ``sparkline``: a section or
+    account page draws one per row.
+    """
     parts = [
         ("pass", counts.passed, "passing"),
         ("fail", counts.failed, "failing"),
@@ -290,22 +409,30 @@ def stacked_bar(counts: Any) -> dict:
         if not n:
             continue
         width = 100 * n / total
-        segments.append(
-            {
-                "kind": kind,
-                "x": round(x, 2),
-                "width": round(width, 2),
-                "n": n,
-                "title": f"{n} {noun}",
-            }
-        )
+        segments.append((kind, round(x, 2), round(width, 2), f"{n} {noun}"))
         x += width
-    return {
-        "segments": segments,
-        "label": ", ".join(s["title"] for s in segments) or "nothing evaluated",
-    }
+    label = ", ".join(title for *_, title in segments) or "nothing evaluated"
+    rects = format_html_join(
+        "",
+        '<rect class="seg-{}" x="{}" y="0" width="{}" height="8"><title>{}</title>'
+        "</rect>",
+        segments,
+    )
+    return format_html(
+        '<svg class="bar" viewBox="0 0 100 8" preserveAspectRatio="none" role="img"'
+        ' aria-label="{}"><title>{}</title>{}</svg>',
+        label,
+        label,
+        rects or _EMPTY_BAR,
+    )
 
 
-@register.inclusion_tag("findings/_rate.html")
-def rate_badge(rate: float | None, size: str = "") -> dict:
-    return {"rate": rate, "size": size}
+@register.simple_tag
+def rate_badge(rate: float | None, size: str = "") -> str:
+    """A pass rate coloured by ``rate_class``; ``size`` is "", "lg" or "xl"."""
+    return format_html(
+        '<span class="rate {}{}">{}</span>',
+        rate_class(rate),
+        f" rate-{size}" if size else "",
+        pct(rate),
+    )

@@ -1,0 +1,172 @@
+"""The cheap filters and tags of the long lists give what Django's gave.
+
+Findings lists, the explorer and the section pages draw their rows with
+``since``, ``utc``, ``row_url``, ``sparkline``, ``stacked_bar`` and
+``rate_badge`` (findings/templatetags/parapet.py) instead of ``timesince``,
+``date``, ``{% url %}`` and inclusion templates; the text a user reads, the
+links they follow and the charts' labels must not change.
+"""
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.template import Context, Template
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.timesince import timesince
+
+from findings.dashboard import Counts
+from findings.templatetags.parapet import since, utc
+from findings.tests.factories import (
+    make_account,
+    make_finding,
+    make_org,
+    make_resource,
+    make_user,
+)
+
+CTL_S3 = "s3.bucket.public-access-block"
+
+
+def render(source: str, **context) -> str:
+    return Template("{% load parapet %}" + source).render(Context(context))
+
+
+# -- "3 days, 2 hours ago" ----------------------------------------------------------
+
+# Half a minute past each mark, so that the two calls compared below see the
+# same whole minutes however slowly the test runs.
+AGES = [
+    timedelta(seconds=30),
+    timedelta(minutes=1, seconds=30),
+    timedelta(minutes=59, seconds=30),
+    timedelta(hours=1, seconds=30),
+    timedelta(hours=2, minutes=5, seconds=30),
+    timedelta(days=1, seconds=30),
+    timedelta(days=1, hours=1, seconds=30),
+    timedelta(days=6, hours=23, minutes=59, seconds=30),
+    timedelta(days=7, seconds=30),
+    timedelta(days=16, hours=5, seconds=30),
+    timedelta(days=27, hours=23, minutes=59, seconds=30),
+    timedelta(days=28, seconds=30),
+    timedelta(days=45, hours=3, seconds=30),
+    timedelta(days=400, seconds=30),
+    -timedelta(hours=1),  # a clock running ahead: "0 minutes", as Django says
+]
+
+
+@pytest.mark.parametrize("age", AGES, ids=str)
+def test_since_reads_as_timesince(age):
+    when = timezone.now() - age
+    assert since(when) == timesince(when)
+
+
+def test_since_of_nothing_is_empty():
+    assert since(None) == ""
+
+
+# -- The UTC minute in the "Since" cell's title -------------------------------------
+
+
+def test_utc_is_the_minute_in_utc_whatever_zone_is_active():
+    when = datetime(2025, 3, 1, 23, 59, 59, tzinfo=UTC)
+    with timezone.override("Asia/Kolkata"):
+        assert utc(when) == "2025-03-01 23:59"
+        assert render("{{ when|utc }}", when=when) == "2025-03-01 23:59"
+    assert utc(None) == ""
+
+
+def test_findings_row_says_how_long_ago_it_changed_with_the_utc_minute(client, db):
+    org = make_org("Acme")
+    account = make_account(org, "payments-prod")
+    bucket = make_resource(account, name="logs-bucket")
+    changed = timezone.now() - timedelta(days=3, hours=2, seconds=30)
+    make_finding(bucket, CTL_S3, "FAIL", at=changed)
+    client.force_login(make_user("root", staff=True))
+
+    html = client.get(reverse("findings:account", args=[account.pk])).content.decode()
+
+    stamp = changed.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    assert f'title="{stamp} UTC">3\xa0days, 2\xa0hours ago</td>' in html
+    row = html[html.index("logs-bucket") - 600 : html.index("logs-bucket")]
+    assert f'href="{reverse("findings:resource", args=[bucket.pk])}"' in row
+    assert f'href="{reverse("findings:control", args=[CTL_S3])}"' in row
+
+
+# -- Links of the rows -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "arg"),
+    [
+        ("findings:resource", 42),
+        ("findings:account", 7),
+        ("findings:control", CTL_S3),
+        ("findings:control", "odd id:+é&?#%"),
+        ("findings:exception_new", None),
+    ],
+)
+def test_row_url_is_the_url_tag(name, arg):
+    args = [] if arg is None else [arg]
+    expected = render(
+        "{% url name arg %}" if args else "{% url name %}", name=name, arg=arg
+    )
+    # Twice in one render: the second comes from the route reversed once.
+    assert render(
+        "{% row_url name arg %}|{% row_url name arg %}", name=name, arg=arg
+    ) == (f"{expected}|{expected}")
+    assert expected == reverse(name, args=args).replace("&", "&amp;")
+
+
+@pytest.mark.parametrize("arg", ["", "a/b"])
+def test_row_url_refuses_what_the_url_tag_refuses(arg):
+    with pytest.raises(NoReverseMatch):
+        render("{% row_url 'findings:control' arg %}", arg=arg)
+
+
+# -- Charts drawn in Python --------------------------------------------------------
+
+
+def test_sparkline_labels_every_scan_and_breaks_at_gaps():
+    html = render("{% sparkline values %}", values=[0.5, 0.75, None, 1.0, 0.9])
+    assert 'aria-label="Recent scans: 50%, 75%, —, 100%, 90%"' in html
+    assert "<title>Recent scans: 50%, 75%, —, 100%, 90%</title>" in html
+    polylines = re.findall(r'<polyline class="chart-line" points="([^"]+)">', html)
+    assert len(polylines) == 2  # the missing scan breaks the line
+    # The axis spans 50% (bottom, y=19) to 100% (top, y=3).
+    assert polylines == ["3.0,19.0 21.5,11.0", "58.5,3.0 77.0,6.2"]
+    # The last known value is marked where its line ends.
+    assert '<circle class="chart-dot chart-dot-last" cx="77.0" cy="6.2"' in html
+
+
+def test_sparkline_without_any_value_draws_nothing():
+    assert render("{% sparkline values %}", values=[None, None]) == ""
+    assert render("{% sparkline values %}", values=[]) == ""
+
+
+def test_stacked_bar_shares_and_labels():
+    html = render("{% stacked_bar c %}", c=Counts(passed=6, failed=3, unknown=1))
+    assert 'aria-label="6 passing, 3 failing, 1 not collected"' in html
+    rects = re.findall(
+        r'<rect class="seg-(\w+)" x="([\d.]+)" y="0" width="([\d.]+)"', html
+    )
+    assert rects == [
+        ("pass", "0.0", "60.0"),
+        ("fail", "60.0", "30.0"),
+        ("unknown", "90.0", "10.0"),
+    ]
+    assert "<title>3 failing</title>" in html
+
+
+def test_stacked_bar_of_nothing_says_so():
+    html = render("{% stacked_bar c %}", c=Counts())
+    assert 'aria-label="nothing evaluated"' in html
+    assert 'class="seg-empty"' in html
+
+
+def test_rate_badge_colour_and_size():
+    assert render("{% rate_badge 0.95 %}") == '<span class="rate rate-good">95%</span>'
+    assert render('{% rate_badge None "lg" %}') == (
+        '<span class="rate rate-none rate-lg">—</span>'
+    )
