@@ -24,8 +24,12 @@ demo: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo
 
+# One pytest worker per core (pytest-xdist), each with its own test database;
+# a file's tests stay on one worker so module fixtures are built once.
+# TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= auto
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Performance figures, each a ratio measured in one run (docs/performance.md).
 # BENCH_SCALE=small (default, a few minutes) or full (the sizes of issue #5).

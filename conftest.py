@@ -57,3 +57,23 @@ def _celery_in_process():
     with override_settings(PARAPET_INPROCESS_CONCURRENCY=1):
         yield
     app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def beat_entries(db):
+    """The beat entries the migrations create (config/beat.py), made again if
+    gone: a transactional test that ran earlier in the same process flushes
+    every table, the migrations' rows included."""
+    from django.apps import apps
+    from django.db.migrations import RunPython
+    from django.db.migrations.loader import MigrationLoader
+
+    from config import beat
+
+    for migration in MigrationLoader(None).disk_migrations.values():
+        for operation in migration.operations:
+            code = getattr(operation, "code", None)
+            if isinstance(operation, RunPython) and getattr(code, "func", None) is (
+                beat._add
+            ):
+                code(apps, None)

@@ -228,7 +228,9 @@ def test_a_deleted_subscription_says_so(client, world):
 # -- Admin and schedule ----------------------------------------------------------------
 
 
-def test_the_hourly_schedule_is_editable_in_the_admin(admin_client, world):
+def test_the_hourly_schedule_is_editable_in_the_admin(
+    admin_client, world, beat_entries
+):
     task = PeriodicTask.objects.get(task="findings.send_due_digests")
     assert task.enabled and task.crontab.minute == "0" and task.crontab.hour == "*"
 

@@ -222,7 +222,7 @@ def test_the_expiry_sweep_logs_each_expiry_once(scene, commit):
     assert events[0].at == exception.expires_at
 
 
-def test_the_sweep_is_scheduled_every_ten_minutes():
+def test_the_sweep_is_scheduled_every_ten_minutes(beat_entries):
     task = PeriodicTask.objects.get(task="findings.expire_exceptions")
     assert (task.interval.every, task.interval.period) == (10, "minutes")
     assert task.enabled

@@ -329,7 +329,7 @@ def test_command_refuses_a_period_shorter_than_30_days(world):
     assert _row_counts() == before
 
 
-def test_beat_runs_the_task_daily_at_0330_utc():
+def test_beat_runs_the_task_daily_at_0330_utc(beat_entries):
     from django_celery_beat.models import PeriodicTask
 
     from findings.tasks import prune_history
