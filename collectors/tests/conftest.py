@@ -27,6 +27,20 @@ def moto_org(aws, db):
     return org
 
 
+@pytest.fixture
+def run_scan(django_capture_on_commit_callbacks):
+    """Plan a scan and run it to its end in-process; the scan, refreshed."""
+    from collectors import pipeline
+
+    def run(org, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            scan = pipeline.plan_scan(org, **kwargs)
+        scan.refresh_from_db()
+        return scan
+
+    return run
+
+
 def member_session(account_id: str) -> boto3.Session:
     """Credentials inside a member account, as the seed of a test would use."""
     return aws_sessions.assume_role(

@@ -14,17 +14,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def run_scan(django_capture_on_commit_callbacks):
-    def run(org, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            scan = pipeline.plan_scan(org, **kwargs)
-        scan.refresh_from_db()
-        return scan
-
-    return run
-
-
-@pytest.fixture
 def buckets(moto_org):
     """A private and a public bucket in the first member account."""
     s3 = member_session(moto_org.member_ids[0]).client("s3")

@@ -10,7 +10,6 @@ import pytest
 from django.db.models import F
 
 from accounts.aws import new_session, share_clients
-from collectors import pipeline
 from collectors.base import COLLECTORS
 from collectors.models import Scan, ScanUnit
 from findings.testing import ACCOUNT_ID
@@ -19,11 +18,11 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def run_scan(django_capture_on_commit_callbacks):
+def scan_through(run_scan):
+    """``run_scan``, checking that the scan finished."""
+
     def run(org, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            scan = pipeline.plan_scan(org, **kwargs)
-        scan.refresh_from_db()
+        scan = run_scan(org, **kwargs)
         assert scan.status == Scan.Status.FINISHED, scan.message
         return scan
 
@@ -37,9 +36,9 @@ def _started_in_order(scan: Scan) -> list[tuple[str, str, str]]:
     ]
 
 
-def test_a_unit_slow_in_the_last_scan_is_collected_first(moto_org, run_scan):
+def test_a_unit_slow_in_the_last_scan_is_collected_first(moto_org, scan_through):
     services = ["iam", "sns", "sqs"]
-    first = run_scan(moto_org, services=services)
+    first = scan_through(moto_org, services=services)
     # The unit planned last (highest account, last service) took a minute.
     slow = first.units.order_by("account_id", "service", "region").last()
     assert slow.service == "sqs"
@@ -47,14 +46,14 @@ def test_a_unit_slow_in_the_last_scan_is_collected_first(moto_org, run_scan):
         finished_at=slow.started_at + timedelta(seconds=60)
     )
 
-    second = run_scan(moto_org, services=services)
+    second = scan_through(moto_org, services=services)
 
     order = _started_in_order(second)
     assert order[0] == (slow.account.account_id, slow.region, "sqs")
 
 
-def test_a_first_scan_starts_with_the_global_s3_and_iam_units(moto_org, run_scan):
-    scan = run_scan(moto_org, services=["iam", "s3", "sqs"])
+def test_a_first_scan_starts_with_the_global_s3_and_iam_units(moto_org, scan_through):
+    scan = scan_through(moto_org, services=["iam", "s3", "sqs"])
 
     services = [service for _account, _region, service in _started_in_order(scan)]
     accounts = moto_org.accounts.count()
@@ -64,9 +63,9 @@ def test_a_first_scan_starts_with_the_global_s3_and_iam_units(moto_org, run_scan
 
 
 def test_an_account_added_since_the_last_scan_is_ranked_by_its_service(
-    moto_org, run_scan
+    moto_org, scan_through
 ):
-    first = run_scan(moto_org, services=["sns", "sqs"])
+    first = scan_through(moto_org, services=["sns", "sqs"])
     # Last time SQS took 30 s in every account, SNS 5 s.
     for service, seconds in (("sqs", 30), ("sns", 5)):
         first.units.filter(service=service).update(
@@ -75,7 +74,7 @@ def test_an_account_added_since_the_last_scan_is_ranked_by_its_service(
     # One account has no history, as one added since.
     first.units.filter(account__account_id=ACCOUNT_ID).delete()
 
-    second = run_scan(moto_org, services=["sns", "sqs"])
+    second = scan_through(moto_org, services=["sns", "sqs"])
 
     services = [service for _account, _region, service in _started_in_order(second)]
     accounts = moto_org.accounts.count()

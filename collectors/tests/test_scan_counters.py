@@ -32,17 +32,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def run_scan(django_capture_on_commit_callbacks):
-    def run(org, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            scan = pipeline.plan_scan(org, **kwargs)
-        scan.refresh_from_db()
-        return scan
-
-    return run
-
-
-@pytest.fixture
 def world():
     world = build_world()
     # As if both scans had ended through the pipeline.

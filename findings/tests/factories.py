@@ -219,6 +219,17 @@ SEC_CREDENTIALS = "account-security/credentials"
 SEC_S3 = "service/storage/s3"
 HOSTILE = "<script>alert(1)</script>"
 
+# A bucket's configuration that fails and one that passes CTL_S3.
+S3_OPEN = {"PublicAccessBlock": {}}
+S3_CLOSED = {
+    "PublicAccessBlock": {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
+}
+
 
 def build_world() -> types.SimpleNamespace:
     """Two teams in one simulated organization, two scans, hostile AWS data.

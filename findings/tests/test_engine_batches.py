@@ -18,6 +18,8 @@ from findings.engine import evaluate_scan
 from findings.models import ControlRollup, FindingChange, Suppression
 from findings.tests.factories import (
     CTL_S3,
+    S3_CLOSED,
+    S3_OPEN,
     make_account,
     make_org,
     make_resource,
@@ -29,15 +31,6 @@ from findings.tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-OPEN = {"PublicAccessBlock": {}}
-CLOSED = {
-    "PublicAccessBlock": {
-        "BlockPublicAcls": True,
-        "IgnorePublicAcls": True,
-        "BlockPublicPolicy": True,
-        "RestrictPublicBuckets": True,
-    }
-}
 Scope = Suppression.Scope
 
 
@@ -71,7 +64,7 @@ def five_accounts(monkeypatch):
     accounts = [make_account(org, f"team-{n}") for n in range(5)]
     scan = s3_scan(org, accounts, timezone.now() - timedelta(hours=1))
     buckets = {
-        account: [bucket(account, f"{account.name}-{n}", OPEN, scan) for n in (1, 2)]
+        account: [bucket(account, f"{account.name}-{n}", S3_OPEN, scan) for n in (1, 2)]
         for account in accounts
     }
     evaluate_scan(scan)
@@ -102,7 +95,7 @@ def test_a_changed_bucket_is_written_and_invalidates_the_cache(five_accounts):
     evaluate_scan(later)
     version = rollup_version()
     fixed = buckets[accounts[3]][0]
-    make_snapshot(fixed, CLOSED, at=later.started_at, scan=later)
+    make_snapshot(fixed, S3_CLOSED, at=later.started_at, scan=later)
 
     totals = evaluate_scan(later)
 

@@ -29,6 +29,8 @@ from findings.models import (
 )
 from findings.tests.factories import (
     CTL_S3,
+    S3_CLOSED,
+    S3_OPEN,
     make_account,
     make_org,
     make_resource,
@@ -42,15 +44,6 @@ from findings.tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-OPEN = {"PublicAccessBlock": {}}
-CLOSED = {
-    "PublicAccessBlock": {
-        "BlockPublicAcls": True,
-        "IgnorePublicAcls": True,
-        "BlockPublicPolicy": True,
-        "RestrictPublicBuckets": True,
-    }
-}
 Scope = Suppression.Scope
 
 
@@ -84,10 +77,10 @@ def scene():
     carol = make_team_admin(payments_team, "carol")
     scan = _scan(org, [payments, data], timezone.now() - timedelta(hours=1))
     s = types.SimpleNamespace(**locals())
-    s.open_a = _bucket(payments, "pay-open-a", OPEN, scan)
-    s.open_b = _bucket(payments, "pay-open-b", OPEN, scan)
-    s.closed = _bucket(payments, "pay-closed", CLOSED, scan)
-    s.lake = _bucket(data, "lake-open", OPEN, scan)
+    s.open_a = _bucket(payments, "pay-open-a", S3_OPEN, scan)
+    s.open_b = _bucket(payments, "pay-open-b", S3_OPEN, scan)
+    s.closed = _bucket(payments, "pay-closed", S3_CLOSED, scan)
+    s.lake = _bucket(data, "lake-open", S3_OPEN, scan)
     evaluate_scan(scan)
     return s
 
