@@ -188,9 +188,12 @@ def dashboard(scale: Scale) -> list[Row]:
     bare, *todo = pages()
     times: dict[str, list[float]] = {p.name: [] for p in todo}
     queries: dict[str, int] = {}
+    # The first request of each page also fills the dashboard's cache: its
+    # time is what the first reader after a scan waits, printed apart.
+    first: dict[str, float] = {}
     for page in [bare, *todo]:  # warm-up, status and query count
         with CaptureQueriesContext(connection) as captured:
-            _elapsed, status = _get(client, page)
+            first[page.name], status = _get(client, page)
         if status != 200:
             raise RuntimeError(f"{page.name} ({page.url}) answered {status}")
         queries[page.name] = len(captured)
@@ -209,19 +212,25 @@ def dashboard(scale: Scale) -> list[Row]:
         )
     ]
     return rows + [
-        _page_row(p, times[p.name], queries[p.name], bare50, bare95) for p in todo
+        _page_row(p, times[p.name], first[p.name], queries[p.name], bare50, bare95)
+        for p in todo
     ]
 
 
 def _page_row(
-    page: Page, values: list[float], queries: int, bare50: float, bare95: float
+    page: Page,
+    values: list[float],
+    first: float,
+    queries: int,
+    bare50: float,
+    bare95: float,
 ) -> Row:
     p50, p95 = statistics.median(values), _percentile(values, 0.95)
     met = p50 / bare50 <= TARGET_RATIO and p95 / bare95 <= TARGET_RATIO
     return Row(
         f"5 page: {page.name}",
         f"p50 {seconds(p50)} ({ratio(p50 / bare50)}), p95 {seconds(p95)} "
-        f"({ratio(p95 / bare95)}), {queries} queries",
+        f"({ratio(p95 / bare95)}), {queries} queries; first {seconds(first)}",
         f"≤ {TARGET_RATIO:.0f}× bare, ≤ {TARGET_QUERIES} queries",
         met and queries <= TARGET_QUERIES,
     )
