@@ -522,6 +522,18 @@ def _finish_scan(scan_id: int) -> None:
         Scan.objects.filter(pk=scan_id, status=Scan.Status.EVALUATING).update(
             status=status, finished_at=timezone.now(), message=message
         )
+        transaction.on_commit(lambda: _warm_dashboard(scan.organization_id))
+
+
+def _warm_dashboard(organization_id: int) -> None:
+    """The overview's figures computed now rather than by its first reader; a
+    failure costs that reader the wait, never the scan."""
+    from findings.tasks import warm_dashboard
+
+    try:
+        warm_dashboard.delay(organization_id)
+    except Exception:
+        log.exception("could not warm organization %s's dashboard", organization_id)
 
 
 def cancel_scan(scan_id: int, *, by: str) -> bool:

@@ -39,7 +39,8 @@ DEFAULT_TREND_DAYS = 30
 SPARK_DAYS = 30
 #: How long a cached aggregate may sit unused. Staleness is not what bounds
 #: it: a key names the rollup version, the scans and the accounts it is for.
-CACHE_SECONDS = 6 * 3600
+#: A day, so the figures warmed after a nightly scan are there in the morning.
+CACHE_SECONDS = 24 * 3600
 
 T = TypeVar("T")
 
@@ -715,6 +716,24 @@ def organization_summary(
         lambda: _organization_summary(organization, accounts, scan, days, by, worst),
     )
     return replace(summary, organization=organization, scan=scan, cache_key=key)
+
+
+def warm(organization: Organization) -> int:
+    """Compute the overview's figures of the organization's latest scan for
+    each set of its accounts that active users see, so that the first reader
+    after a scan does not wait for them (at a thousand accounts, seconds).
+    The number of sets computed."""
+    from django.contrib.auth import get_user_model
+
+    nobody = scope_fingerprint(Account.objects.none())
+    done = {nobody}
+    for user in get_user_model().objects.filter(is_active=True).iterator():
+        accounts = Account.objects.for_user(user).filter(organization=organization)
+        fingerprint = scope_fingerprint(accounts)
+        if fingerprint not in done:
+            done.add(fingerprint)
+            organization_summary(organization, accounts)
+    return len(done) - 1
 
 
 def _organization_summary(

@@ -24,6 +24,18 @@ def send_digest(digest_id: int) -> str:
     return digests.deliver(digest_id)
 
 
+@shared_task(name="findings.warm_dashboard", acks_late=True)
+def warm_dashboard(organization_id: int) -> int:
+    """After a scan: the overview's figures, ahead of their first reader."""
+    from accounts.models import Organization
+    from findings import dashboard
+
+    organization = Organization.objects.filter(pk=organization_id).first()
+    if organization is None:
+        return 0
+    return dashboard.warm(organization)
+
+
 # -- Exceptions (findings/suppressions.py) -------------------------------------------
 
 

@@ -1,6 +1,7 @@
 """The scan pipeline's invariants (DESIGN.md), through moto, Postgres and Celery."""
 
 import logging
+import re
 
 import pytest
 from django.db import connection
@@ -259,3 +260,48 @@ def test_units_run_on_threads_without_a_broker(moto_org, settings):
     assert scan.status == Scan.Status.FINISHED
     assert scan.units.filter(status=ScanUnit.Status.OK).count() == 6
     assert Finding.objects.filter(resource__resource_id="threaded-scan-bucket").exists()
+
+
+def test_a_finished_scan_warms_the_overview_of_each_set_of_accounts(
+    moto_org, buckets, run_scan, client
+):
+    """The first reader after a scan gets the cached figures: as few queries
+    as a second request, and the same page as one computed afresh."""
+    from django.core.cache import cache
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    from accounts.models import Account
+    from findings.tests.factories import make_team, make_user
+
+    staff = make_user("root", staff=True)
+    prod_lead = make_user("prod-lead")
+    prod = Account.objects.get(account_id=moto_org.member_ids[0])
+    make_team("prod", members=[prod_lead], accounts=[prod])
+    cache.clear()
+
+    run_scan(moto_org, services=["s3"])
+
+    def overview() -> tuple[int, str]:
+        with CaptureQueriesContext(connection) as queries:
+            html = client.get(reverse("findings:overview")).content.decode()
+        return len(queries), re.sub(r'csrfmiddlewaretoken" value="[^"]*"', "", html)
+
+    def each_user() -> list[tuple[int, str]]:
+        seen = []
+        for user in (staff, prod_lead):
+            client.force_login(user)
+            seen.append(overview())
+        return seen
+
+    warm = each_user()
+    cache.clear()
+    cold = each_user()
+    for (warm_queries, warm_html), (cold_queries, cold_html) in zip(
+        warm, cold, strict=True
+    ):
+        assert warm_queries <= cold_queries - 3
+        assert warm_html == cold_html
+    dev = moto_org.member_ids[1]
+    assert prod.account_id in warm[1][1] and dev not in warm[1][1]
+    assert dev in warm[0][1]
