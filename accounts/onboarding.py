@@ -157,15 +157,22 @@ def _template_header(organization: Organization) -> str:
 
 
 def _parameter_arguments(organization: Organization) -> str:
+    """The stack's parameters as one JSON argument, shell-quoted.
+
+    JSON rather than the CLI's shorthand (``ParameterKey=…,ParameterValue=…``):
+    an ExternalId may hold a comma (AWS allows ``+=,.@:/-``), which the
+    shorthand would split.
+    """
     values = [
         ("ScannerPrincipalArn", scanner_principal_arn() or SCANNER_PLACEHOLDER),
         ("ExternalId", organization.external_id),
         ("RoleName", organization.member_role_name),
     ]
-    return " \\\n               ".join(
-        shlex.quote(f"ParameterKey={key},ParameterValue={value}")
+    rows = ",\n".join(
+        "    " + json.dumps({"ParameterKey": key, "ParameterValue": value})
         for key, value in values
     )
+    return shlex.quote(f"[\n{rows}\n  ]")
 
 
 def stack_set_commands(organization: Organization) -> str:

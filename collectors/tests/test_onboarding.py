@@ -7,8 +7,10 @@ another organization, root is staff.
 """
 
 import html
+import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from datetime import timedelta
@@ -107,12 +109,39 @@ def test_rendered_and_downloaded_template_carry_this_organizations_values(
             }
     # The commands name the same file and values.
     assert "--template-body file://parapet-audit-role-acme.yaml" in page
-    assert f"ParameterKey=ExternalId,ParameterValue={EXTERNAL_ID}" in page
-    assert f"ParameterKey=ScannerPrincipalArn,ParameterValue={SCANNER}" in page
+    shown = html.unescape(page)
+    for command in (
+        onboarding.stack_set_commands(world.org),
+        onboarding.management_stack_command(world.org),
+    ):
+        assert command in shown
+        assert parameters_of(command) == {
+            "ScannerPrincipalArn": SCANNER,
+            "ExternalId": EXTERNAL_ID,
+            "RoleName": "ParapetAudit",
+        }
     assert (
         "create-stack-instances" in page
         and "aws cloudformation create-stack \\" in page
     )
+
+
+def parameters_of(command: str) -> dict[str, str]:
+    """The --parameters of a printed command, as the shell and the CLI read them."""
+    words = shlex.split(command.replace("\\\n", " "))
+    given = json.loads(words[words.index("--parameters") + 1])
+    return {p["ParameterKey"]: p["ParameterValue"] for p in given}
+
+
+def test_an_external_id_with_commas_and_quotes_reaches_the_stack_whole(world):
+    # AWS allows , = + . @ : / - in an ExternalId; the CLI's shorthand splits
+    # at commas, and a quote must survive the shell.
+    world.org.external_id = "a,b=c+d.e@f:g/h-i's"
+    for command in (
+        onboarding.stack_set_commands(world.org),
+        onboarding.management_stack_command(world.org),
+    ):
+        assert parameters_of(command)["ExternalId"] == "a,b=c+d.e@f:g/h-i's"
 
 
 def test_template_survives_an_odd_organization_name_and_role(client, world):
