@@ -561,21 +561,6 @@ def cancel_scan(scan_id: int, *, by: str) -> bool:
     return bool(cancelled)
 
 
-def scan_unit_counts(scan: Scan) -> dict[str, int]:
-    counts = {"total": 0, "ok": 0, "failed": 0, "skipped": 0, "pending": 0}
-    for status in scan.units.values_list("status", flat=True):
-        counts["total"] += 1
-        if status == ScanUnit.Status.OK:
-            counts["ok"] += 1
-        elif status == ScanUnit.Status.FAILED:
-            counts["failed"] += 1
-        elif status == ScanUnit.Status.SKIPPED:
-            counts["skipped"] += 1
-        else:
-            counts["pending"] += 1
-    return counts
-
-
 def wait_for_scan(scan: Scan, timeout: float = 3600, poll: float = 1.0) -> Scan:
     """Block until the scan is done (or the timeout passes); returns it fresh."""
     deadline = time.monotonic() + timeout

@@ -39,7 +39,13 @@ from findings.controls.base import (
     Status,
     error,
 )
-from findings.models import ControlRollup, Finding, FindingChange, Suppression
+from findings.models import (
+    ROLLUP_COUNTS,
+    ControlRollup,
+    Finding,
+    FindingChange,
+    Suppression,
+)
 from findings.suppressions import SUPPRESSIBLE, Matcher
 
 log = logging.getLogger(__name__)
@@ -49,15 +55,6 @@ log = logging.getLogger(__name__)
 #: a batch's rows (a few accounts' resources and findings) fit in a worker.
 ACCOUNTS_PER_BATCH = 20
 
-#: Rollup counters, in the order of the count lists and of the upsert.
-ROLLUP_COUNTS = (
-    "passed",
-    "failed",
-    "errors",
-    "not_applicable",
-    "unknown",
-    "suppressed",
-)
 _COUNT_OF = {
     Status.PASS: 0,
     Status.FAIL: 1,

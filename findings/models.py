@@ -107,6 +107,18 @@ class FindingChange(models.Model):
         )
 
 
+#: ControlRollup's counters, in a fixed order (the engine's count lists and
+#: upsert, the history generator's COPY).
+ROLLUP_COUNTS = (
+    "passed",
+    "failed",
+    "errors",
+    "not_applicable",
+    "unknown",
+    "suppressed",
+)
+
+
 class ControlRollup(models.Model):
     """Counts per scan x account x control; every dashboard aggregate reads these."""
 

@@ -15,6 +15,7 @@ from findings.models import ControlRollup, Finding, FindingChange
 from findings.tests.factories import (
     CTL_MFA,
     CTL_S3,
+    S3_OPEN,
     make_account,
     make_org,
     make_resource,
@@ -25,8 +26,6 @@ from findings.tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
-
-OPEN = {"PublicAccessBlock": {}}
 
 
 @pytest.fixture
@@ -42,7 +41,7 @@ def scanned():
         make_unit(scan, account, service="s3")
         for n in range(buckets):
             bucket = make_resource(account, name=f"b{n}", at=scan.started_at)
-            make_snapshot(bucket, OPEN, at=scan.started_at, scan=scan)
+            make_snapshot(bucket, S3_OPEN, at=scan.started_at, scan=scan)
     evaluate_scan(scan)
     return scan, payments, data
 
@@ -103,7 +102,7 @@ def test_statements_per_account_do_not_grow_with_findings(
     scan, payments, data = scanned
     for n in range(20):
         bucket = make_resource(payments, name=f"more-{n}", at=scan.started_at)
-        make_snapshot(bucket, OPEN, at=scan.started_at, scan=scan)
+        make_snapshot(bucket, S3_OPEN, at=scan.started_at, scan=scan)
     evaluate_scan(scan)  # the new findings are written here
 
     # Units and accounts, then per account: resources, findings, exceptions,

@@ -1,11 +1,10 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Organization
-from collectors.models import Scan
+from collectors.models import UNIT_COUNTERS, Scan
 from collectors.pipeline import (
     ScanError,
     cancel_scan,
-    scan_unit_counts,
     split_list,
     wait_for_scan,
 )
@@ -126,10 +125,10 @@ class Command(BaseCommand):
         return orgs[0]
 
     def _summary(self, scan: Scan) -> None:
-        counts = scan_unit_counts(scan)
+        counts = scan.units.aggregate(**UNIT_COUNTERS)
         units = scan.units.select_related("account")
         denied = sum(1 for u in units if u.error_kind == "access_denied")
-        resources = sum(u.resources for u in units)
+        resources = counts["resources"] or 0
         self.stdout.write(
             f"Scan #{scan.pk} {scan.get_status_display().lower()}: "
             f"units ok {counts['ok']}, denied {denied}, "

@@ -32,7 +32,7 @@ from accounts.models import Account, Membership, Organization, Team
 from collectors.base import COLLECTORS, service_for_type
 from collectors.models import GLOBAL_REGION, Resource, Scan, ScanUnit, Snapshot
 from findings.controls import REGISTRY, Control
-from findings.models import ControlRollup, Finding, FindingChange
+from findings.models import ROLLUP_COUNTS, ControlRollup, Finding, FindingChange
 
 # Initial status of a finding; the demo organization's mix, roughly.
 INITIAL_STATUSES = (("PASS", 0.68), ("FAIL", 0.26), ("ERROR", 0.01))
@@ -362,12 +362,7 @@ class _AccountHistory:
                 "control_id",
                 "section",
                 "at",
-                "passed",
-                "failed",
-                "errors",
-                "not_applicable",
-                "unknown",
-                "suppressed",
+                *ROLLUP_COUNTS,
             ),
         )
         self.units = _Copy(
