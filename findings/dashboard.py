@@ -1,9 +1,11 @@
 """Dashboard aggregates: pass rates, trends, coverage and changes.
 
-Every count and rate here is read from ControlRollup, never from the findings
-table. "Now" is the latest finished (or partially finished) scan of an
-organization; trends are one point per scan day (the day's last scan), over a
-window that ends at "now". Every function takes the accounts the user may see
+Every count and rate here is read from the rollups, never from the findings
+table: ControlRollup for figures per control or section, AccountRollup (its
+sums per scan x account) for totals, trends and per-account figures. "Now"
+is the latest finished (or partially finished) scan of an organization;
+trends are one point per scan day (the day's last scan), over a window that
+ends at "now". Every function takes the accounts the user may see
 (``Account.objects.for_user``) so nothing here can widen a user's scope.
 """
 
@@ -25,7 +27,7 @@ from accounts.aws_errors import ErrorKind
 from accounts.models import Account, Organization
 from collectors.models import GLOBAL_REGION, Scan, ScanUnit
 from findings.controls import REGISTRY, Control
-from findings.models import ControlRollup, FindingChange, pass_rate
+from findings.models import AccountRollup, ControlRollup, FindingChange, pass_rate
 
 #: Scans whose results count as "now" and as trend points.
 DONE_STATUSES = (Scan.Status.FINISHED, Scan.Status.PARTIAL)
@@ -37,6 +39,11 @@ TREND_WINDOWS = (7, 30, 90, 365)
 DEFAULT_TREND_DAYS = 30
 #: Sparklines in tables show this many days.
 SPARK_DAYS = 30
+#: Accounts the overview lists, worst first; the accounts page lists them all.
+OVERVIEW_ACCOUNTS = 10
+#: Columns of the overview's heat-map at most: the lowest pass rates. More do
+#: not fit a screen, and a thousand accounts made the page weigh 10 MB.
+HEATMAP_COLUMNS = 24
 #: How long a cached aggregate may sit unused. Staleness is not what bounds
 #: it: a key names the rollup version, the scans and the accounts it is for.
 #: A day, so the figures warmed after a nightly scan are there in the morning.
@@ -62,6 +69,11 @@ class Counts:
         return Counts(
             *(getattr(self, name) + getattr(other, name) for name in COUNT_FIELDS)
         )
+
+    def __reduce__(self):
+        # Pickled in every cached figure: the default path for a frozen
+        # dataclass with slots costs ~50 us per instance to load.
+        return (Counts, tuple(getattr(self, name) for name in COUNT_FIELDS))
 
     @property
     def rate(self) -> float | None:
@@ -490,14 +502,14 @@ class ControlRow:
         return self.counts.rate
 
 
-def _worst_first(row: Any) -> tuple:
-    rate = row.rate
-    return (rate is None, rate if rate is not None else 0, -row.counts.not_passing)
+def _worst_first(counts: Counts) -> tuple:
+    rate = counts.rate
+    return (rate is None, rate if rate is not None else 0, -counts.not_passing)
 
 
 def control_rows(by_control: dict[str, Counts]) -> list[ControlRow]:
     rows = [ControlRow(cid, counts) for cid, counts in by_control.items()]
-    return sorted(rows, key=lambda r: (*_worst_first(r), r.control_id))
+    return sorted(rows, key=lambda r: (*_worst_first(r.counts), r.control_id))
 
 
 @dataclass
@@ -511,6 +523,22 @@ class AccountRow:
         return self.counts.rate
 
 
+def with_sparks(rows: list[AccountRow], until: datetime) -> list[AccountRow]:
+    """``rows`` with each account's daily pass rate over SPARK_DAYS to ``until``."""
+    sparks = daily_rates(
+        AccountRollup.objects.filter(account__in=[row.account.pk for row in rows]),
+        "account_id",
+        window_start(until, SPARK_DAYS),
+    )
+    for row in rows:
+        row.spark = sparks.get(row.account.pk, [])
+    return rows
+
+
+def _worst_accounts_first(rows: list[AccountRow]) -> list[AccountRow]:
+    return sorted(rows, key=lambda r: (*_worst_first(r.counts), str(r.account)))
+
+
 def account_rows(
     by_account: dict[int, Counts], spark: dict[int, list[float | None]] | None = None
 ) -> list[AccountRow]:
@@ -520,7 +548,7 @@ def account_rows(
         for pk, counts in by_account.items()
         if pk in accounts
     ]
-    return sorted(rows, key=lambda r: (*_worst_first(r), str(r.account)))
+    return _worst_accounts_first(rows)
 
 
 # -- Heat-map -----------------------------------------------------------------------
@@ -549,6 +577,11 @@ class Heatmap:
     by: str  # "account" or "ou"
     columns: list[HeatColumn]
     rows: list[HeatRow]
+    hidden: int = 0  # columns left out: only the worst HEATMAP_COLUMNS are shown
+
+    @property
+    def total_columns(self) -> int:
+        return len(self.columns) + self.hidden
 
 
 def _heat_columns(
@@ -569,25 +602,46 @@ def _heat_columns(
 
 
 def heatmap(
-    now: QuerySet, sections: list[SectionRow], accounts: Iterable[Account], by: str
+    by_section_account: dict[tuple[str, int], Counts],
+    sections: list[SectionRow],
+    accounts: Iterable[Account],
+    by: str,
 ) -> Heatmap:
-    """Sections (rows, tree order) x accounts or OUs (columns), one query."""
+    """Sections (rows, tree order) x accounts or OUs (columns)."""
     columns, index = _heat_columns(accounts, by)
     cells: dict[str, list[Counts | None]] = {}
-    for (section, account_id), counts in counts_by(
-        now, "section", "account_id"
-    ).items():
+    for (section, account_id), counts in by_section_account.items():
         if account_id not in index:
             continue
         row = cells.setdefault(section, [None] * len(columns))
         i = index[account_id]
         row[i] = counts if row[i] is None else row[i] + counts
+    shown = _worst_columns(columns, cells.values())
     rows = [
-        HeatRow(s, list(zip(columns, cells[s.slug], strict=True)))
+        HeatRow(s, [(columns[i], cells[s.slug][i]) for i in shown])
         for s in sections
         if s.slug in cells
     ]
-    return Heatmap(by, columns, rows)
+    return Heatmap(by, [columns[i] for i in shown], rows, len(columns) - len(shown))
+
+
+def _worst_columns(
+    columns: list[HeatColumn], rows: Iterable[list[Counts | None]]
+) -> list[int]:
+    """Indexes of the columns to show, in column order: every one, or the
+    HEATMAP_COLUMNS with the lowest pass rate over all their cells."""
+    if len(columns) <= HEATMAP_COLUMNS:
+        return list(range(len(columns)))
+    totals = [Counts()] * len(columns)
+    for cells in rows:
+        for i, counts in enumerate(cells):
+            if counts is not None:
+                totals[i] = totals[i] + counts
+    worst = sorted(
+        (i for i, counts in enumerate(totals) if counts.evaluated),
+        key=lambda i: (*_worst_first(totals[i]), i),
+    )
+    return sorted(worst[:HEATMAP_COLUMNS])
 
 
 # -- Changes -----------------------------------------------------------------------
@@ -642,7 +696,8 @@ class OrganizationSummary:
     sections: list[SectionRow] = field(default_factory=list)
     heatmap: Heatmap | None = None
     worst_controls: list[ControlRow] = field(default_factory=list)
-    accounts: list[AccountRow] = field(default_factory=list)
+    accounts: list[AccountRow] = field(default_factory=list)  # the worst only
+    account_count: int = 0  # accounts with results in the scan
     changes: Changes | None = None
     cache_key: str = ""  # of these figures; "" when there is no scan
 
@@ -679,7 +734,7 @@ def organization_trend(
     return cached(
         key,
         lambda: trend(
-            ControlRollup.objects.filter(account__in=accounts),
+            AccountRollup.objects.filter(account__in=accounts),
             window_start(scan.started_at, days),
         ),
     )
@@ -718,6 +773,47 @@ def organization_summary(
     return replace(summary, organization=organization, scan=scan, cache_key=key)
 
 
+def account_table(
+    organization: Organization, accounts: QuerySet
+) -> list[tuple[int, Counts]]:
+    """Every account of ``accounts`` in the organization as (pk, counts) as of
+    its latest scan, worst first, as the overview orders them; a page turns
+    the slice it shows into rows (``account_page``).
+
+    Accounts without results in that scan (none collected, access denied,
+    new since) come last with empty counts, never as passing. Plain rows, no
+    model instances: at a thousand accounts, building them cost more than
+    the query.
+    """
+    accounts = accounts.filter(organization=organization)
+    scan = latest_scan(organization)
+    totals = AccountRollup.objects.filter(scan=scan, account__in=accounts)
+    by_account = counts_by(totals, "account_id") if scan else {}
+    ranked = sorted(
+        (
+            (*_worst_first(by_account.get(pk, Counts())), _label(name, number), pk)
+            for pk, name, number in accounts.values_list("pk", "name", "account_id")
+        )
+    )
+    return [(key[-1], by_account.get(key[-1], Counts())) for key in ranked]
+
+
+def _label(name: str, account_id: str) -> str:
+    """``str(account)`` without the instance."""
+    return f"{name} ({account_id})" if name else account_id
+
+
+def account_page(
+    ranked: Iterable[tuple[int, Counts]], until: datetime | None
+) -> list[AccountRow]:
+    """Rows with sparklines (to ``until``, the latest scan) for the given
+    slice of ``account_table``."""
+    ranked = list(ranked)
+    accounts = Account.objects.in_bulk([pk for pk, _counts in ranked])
+    rows = [AccountRow(accounts[pk], counts) for pk, counts in ranked if pk in accounts]
+    return with_sparks(rows, until) if until else rows
+
+
 def warm(organization: Organization) -> int:
     """Compute the overview's figures of the organization's latest scan for
     each set of its accounts that active users see, so that the first reader
@@ -745,25 +841,29 @@ def _organization_summary(
     worst: int,
 ) -> OrganizationSummary:
     summary = OrganizationSummary(organization, scan)
-    rollups = ControlRollup.objects.filter(account__in=accounts)
-    now = rollups.filter(scan=scan)
-    summary.totals = sum_counts(now)
-    summary.trend = trend(rollups, window_start(scan.started_at, days))
+    now = ControlRollup.objects.filter(account__in=accounts, scan=scan)
+    totals = AccountRollup.objects.filter(account__in=accounts)
+    totals_now = totals.filter(scan=scan)
+    summary.totals = sum_counts(totals_now)
+    summary.trend = trend(totals, window_start(scan.started_at, days))
     summary.coverage = coverage(scan, accounts)
-    summary.sections = section_rows(counts_by(now, "section"))
+    by_section_account = counts_by(now, "section", "account_id")
+    by_section: dict[str, Counts] = defaultdict(Counts)
+    for (section, _account), counts in by_section_account.items():
+        by_section[section] += counts
+    summary.sections = section_rows(by_section)
     summary.worst_controls = [
         row
         for row in control_rows(counts_by(now, "control_id"))
         if row.counts.not_passing
     ][:worst]
-    sparks = daily_rates(
-        rollups, "account_id", window_start(scan.started_at, SPARK_DAYS)
-    )
-    summary.accounts = account_rows(counts_by(now, "account_id"), sparks)
+    rows = account_rows(counts_by(totals_now, "account_id"))
+    summary.account_count = len(rows)
+    summary.accounts = with_sparks(rows[:OVERVIEW_ACCOUNTS], scan.started_at)
     summary.heatmap = heatmap(
-        now,
+        by_section_account,
         [row for row in summary.sections if row.counts],
-        [row.account for row in summary.accounts],
+        [row.account for row in rows],
         by,
     )
     summary.changes = changes(scan, accounts)
@@ -914,7 +1014,7 @@ def account_trend(account: Account, scan: Scan, days: int) -> list[TrendPoint]:
 
 def _account_trend(account: Account, scan: Scan, days: int) -> list[TrendPoint]:
     return trend(
-        ControlRollup.objects.filter(account=account),
+        AccountRollup.objects.filter(account=account),
         window_start(scan.started_at, days),
     )
 
@@ -935,9 +1035,11 @@ def account_summary(account: Account, days: int = DEFAULT_TREND_DAYS) -> Account
 
 def _account_summary(account: Account, scan: Scan, days: int) -> AccountSummary:
     summary = AccountSummary(account, scan)
-    now = ControlRollup.objects.filter(account=account, scan=scan)
-    summary.totals = sum_counts(now)
+    summary.totals = sum_counts(
+        AccountRollup.objects.filter(account=account, scan=scan)
+    )
     summary.trend = _account_trend(account, scan, days)
+    now = ControlRollup.objects.filter(account=account, scan=scan)
     by_section = counts_by(now, "section")
     summary.sections = [row for row in section_rows(by_section) if row.counts]
     units = ScanUnit.objects.filter(scan=scan, account=account)

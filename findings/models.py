@@ -160,6 +160,48 @@ class ControlRollup(models.Model):
         return self.passed + self.failed + self.errors + self.unknown + self.suppressed
 
 
+class AccountRollup(models.Model):
+    """Counts per scan x account: the sum of its ControlRollups, kept by
+    PostgreSQL (migration 0008_account_rollup).
+
+    Trends and per-account figures read these: a year of an organization's
+    history is days x accounts rows here, against days x accounts x controls
+    in ControlRollup (65 million at 1,000 accounts). Statement triggers on
+    ControlRollup recompute the totals of every (scan, account) a write
+    touched, inside the writer's transaction, so the engine, exception
+    recounts and deletes never have to remember them. Only the history
+    generator, which loads with triggers off, writes them itself.
+    """
+
+    scan = models.ForeignKey(
+        Scan, on_delete=models.CASCADE, related_name="account_rollups"
+    )
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    at = models.DateTimeField()  # the scan's clock
+    passed = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    not_applicable = models.PositiveIntegerField(default=0)
+    unknown = models.PositiveIntegerField(default=0)
+    suppressed = models.PositiveIntegerField(default=0)
+
+    objects = RollupQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scan", "account"], name="account_rollup_identity"
+            ),
+        ]
+        indexes = [
+            # Trends and sparklines: accounts' totals over time.
+            models.Index(fields=["account", "at"], name="account_rollup_trend_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"account {self.account_id} scan {self.scan_id}"
+
+
 def pass_rate(
     passed: int, failed: int, errors: int, unknown: int, suppressed: int = 0
 ) -> float | None:

@@ -15,6 +15,7 @@ urlpatterns = [
     path("", views.overview, name="overview"),
     path("sections/<path:slug>/", views.section_detail, name="section"),
     path("controls/<str:control_id>/", views.control_detail, name="control"),
+    path("accounts/", views.account_list, name="accounts"),
     path("accounts/<int:account_pk>/", views.account_detail, name="account"),
     path(
         "resources/<int:resource_pk>/",

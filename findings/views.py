@@ -9,7 +9,7 @@ Every object a page shows is reached through one ``_get_*_for_user`` helper
 from dataclasses import dataclass
 
 from django.core.paginator import Paginator
-from django.db.models import Case, QuerySet, Value, When
+from django.db.models import Case, Q, QuerySet, Value, When
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -237,6 +237,47 @@ def overview(request: HttpRequest) -> HttpResponse:
         **_trend_context(summary.trend if summary else [], days, label),
     }
     return _respond(request, "findings/overview.html", context)
+
+
+ACCOUNTS_PER_PAGE = 50
+
+
+def account_list(request: HttpRequest) -> HttpResponse:
+    """Every account of an organization the user sees, worst first, paged;
+    ``?q=`` narrows to names, ids and OU paths containing it."""
+    accounts = _accounts(request)
+    organization = _get_organization_for_user(request, request.GET.get("org"))
+    q = request.GET.get("q", "").strip()[:200]
+    if q:
+        accounts = accounts.filter(
+            Q(name__icontains=q) | Q(account_id__icontains=q) | Q(ou_path__icontains=q)
+        )
+    ranked = dashboard.account_table(organization, accounts) if organization else []
+    page = Paginator(ranked, ACCOUNTS_PER_PAGE).get_page(request.GET.get("page"))
+    scan = dashboard.latest_scan(organization) if organization else None
+    page.object_list = dashboard.account_page(
+        page.object_list, scan.started_at if scan else None
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "organization": organization,
+        "organizations": list(dashboard.organizations_for(_accounts(request))),
+        "scan": scan,
+        "page": page,
+        "q": q,
+        "query": query.urlencode(),
+        "list_url": reverse("findings:accounts"),
+        "spark_days": dashboard.SPARK_DAYS,
+        "crumbs": [Crumb("Overview", reverse("findings:overview"))],
+    }
+    return _render(
+        request,
+        "findings/accounts.html",
+        "findings/_accounts.html",
+        context,
+        "accounts",
+    )
 
 
 def section_detail(request: HttpRequest, slug: str) -> HttpResponse:

@@ -220,6 +220,9 @@ ROUTES: dict[str, Route] = {
     ),
     # Dashboard pages (findings/urls.py)
     "findings:overview": Route(_org, shared=fixed(), shows=True, hx_targets=("trend",)),
+    "findings:accounts": Route(
+        _org, shared=fixed(), shows=True, hx_targets=("accounts",)
+    ),
     "findings:section": Route(fixed(slug=SEC_S3), other_status=None),
     "findings:control": Route(
         _control,
