@@ -45,6 +45,19 @@ def recreate(url: str) -> None:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
+def create_missing(url: str) -> None:
+    """Create the scratch database unless it exists (BENCH_REUSE=1)."""
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    maintenance = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(_libpq(maintenance), autocommit=True) as conn:
+        found = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
+        ).fetchone()
+        if not found:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
 def _libpq(url: str) -> str:
     """libpq takes postgres:// URLs as they are, ``?host=`` socket dirs included."""
     return url.replace("pgsql://", "postgresql://", 1)

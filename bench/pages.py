@@ -49,6 +49,11 @@ class Page:
         return {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": self.target}
 
 
+def generated() -> bool:
+    """Whether the scratch database already holds the synthetic history."""
+    return Organization.objects.filter(name=ORGANIZATION).exists()
+
+
 def generate(scale: Scale) -> str:
     started = time.monotonic()
     call_command(
@@ -124,6 +129,8 @@ def pages() -> list[Page]:
         Page("control", control_url),
         Page("control trend partial, 1 year", f"{control_url}?days=365", "trend"),
         Page("control findings", f"{control_url}?status=FAIL&page=2", "findings"),
+        Page("accounts", "/accounts/"),
+        Page("accounts partial, page 3", "/accounts/?page=3", "accounts"),
         Page("account", account_url),
         Page("account trend partial, 1 year", f"{account_url}?days=365", "trend"),
         Page("account findings partial", f"{account_url}?page=2", "findings"),
