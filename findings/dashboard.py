@@ -523,10 +523,16 @@ class AccountRow:
         return self.counts.rate
 
 
-def with_sparks(rows: list[AccountRow], until: datetime) -> list[AccountRow]:
-    """``rows`` with each account's daily pass rate over SPARK_DAYS to ``until``."""
+def with_sparks(
+    rows: list[AccountRow], until: datetime, control_id: str | None = None
+) -> list[AccountRow]:
+    """``rows`` with each account's daily pass rate over SPARK_DAYS to
+    ``until``: over all its controls, or over ``control_id`` only."""
+    pks = [row.account.pk for row in rows]
     sparks = daily_rates(
-        AccountRollup.objects.filter(account__in=[row.account.pk for row in rows]),
+        ControlRollup.objects.filter(account__in=pks, control_id=control_id)
+        if control_id
+        else AccountRollup.objects.filter(account__in=pks),
         "account_id",
         window_start(until, SPARK_DAYS),
     )
@@ -774,21 +780,35 @@ def organization_summary(
 
 
 def account_table(
-    organization: Organization, accounts: QuerySet
+    organization: Organization, accounts: QuerySet, control_id: str | None = None
 ) -> list[tuple[int, Counts]]:
     """Every account of ``accounts`` in the organization as (pk, counts) as of
     its latest scan, worst first, as the overview orders them; a page turns
-    the slice it shows into rows (``account_page``).
+    the slice it shows into rows (``account_page``). With ``control_id``,
+    that control's counts, and only the accounts it has results in.
 
-    Accounts without results in that scan (none collected, access denied,
-    new since) come last with empty counts, never as passing. Plain rows, no
-    model instances: at a thousand accounts, building them cost more than
-    the query.
+    Otherwise accounts without results in that scan (none collected, access
+    denied, new since) come last with empty counts, never as passing. Plain
+    rows, no model instances: at a thousand accounts, building them cost
+    more than the query.
     """
     accounts = accounts.filter(organization=organization)
     scan = latest_scan(organization)
-    totals = AccountRollup.objects.filter(scan=scan, account__in=accounts)
-    by_account = counts_by(totals, "account_id") if scan else {}
+    if scan is None:
+        by_account = {}
+    elif control_id:
+        by_account = counts_by(
+            ControlRollup.objects.filter(
+                scan=scan, control_id=control_id, account__in=accounts
+            ),
+            "account_id",
+        )
+        accounts = accounts.filter(pk__in=list(by_account))
+    else:
+        by_account = counts_by(
+            AccountRollup.objects.filter(scan=scan, account__in=accounts),
+            "account_id",
+        )
     ranked = sorted(
         (
             (*_worst_first(by_account.get(pk, Counts())), _label(name, number), pk)
@@ -804,14 +824,16 @@ def _label(name: str, account_id: str) -> str:
 
 
 def account_page(
-    ranked: Iterable[tuple[int, Counts]], until: datetime | None
+    ranked: Iterable[tuple[int, Counts]],
+    until: datetime | None,
+    control_id: str | None = None,
 ) -> list[AccountRow]:
     """Rows with sparklines (to ``until``, the latest scan) for the given
     slice of ``account_table``."""
     ranked = list(ranked)
     accounts = Account.objects.in_bulk([pk for pk, _counts in ranked])
     rows = [AccountRow(accounts[pk], counts) for pk, counts in ranked if pk in accounts]
-    return with_sparks(rows, until) if until else rows
+    return with_sparks(rows, until, control_id) if until else rows
 
 
 def warm(organization: Organization) -> int:
@@ -916,7 +938,9 @@ class ControlHistory:
     """A control's pass rate over time, overall and per account."""
 
     trend: list[TrendPoint]
-    accounts: list[AccountRow]
+    accounts: list[AccountRow]  # the worst OVERVIEW_ACCOUNTS, with sparklines
+    totals: Counts = field(default_factory=Counts)  # over every account
+    account_count: int = 0  # accounts with results for the control
     out_of_scope: bool = False  # no current scan covers the control's service
 
 
@@ -984,10 +1008,12 @@ def _control_history(
     until = max(scan.started_at for scan in scans)
     rollups = ControlRollup.objects.filter(account__in=accounts, control_id=control_id)
     now = rollups.filter(scan_id__in=[scan.pk for scan in scans])
-    sparks = daily_rates(rollups, "account_id", window_start(until, SPARK_DAYS))
+    rows = account_rows(counts_by(now, "account_id"))
     return ControlHistory(
         trend(rollups, window_start(until, days)),
-        account_rows(counts_by(now, "account_id"), sparks),
+        with_sparks(rows[:OVERVIEW_ACCOUNTS], until, control_id),
+        sum((row.counts for row in rows), Counts()),
+        len(rows),
         control_id in _out_of_scope(scans),
     )
 

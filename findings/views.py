@@ -244,19 +244,26 @@ ACCOUNTS_PER_PAGE = 50
 
 def account_list(request: HttpRequest) -> HttpResponse:
     """Every account of an organization the user sees, worst first, paged;
-    ``?q=`` narrows to names, ids and OU paths containing it."""
+    ``?q=`` narrows to names, ids and OU paths containing it, ``?control=``
+    ranks the accounts with results for that control by its counts."""
     accounts = _accounts(request)
     organization = _get_organization_for_user(request, request.GET.get("org"))
+    control = _context_control(request)
+    control_id = control.id if control else None
     q = request.GET.get("q", "").strip()[:200]
     if q:
         accounts = accounts.filter(
             Q(name__icontains=q) | Q(account_id__icontains=q) | Q(ou_path__icontains=q)
         )
-    ranked = dashboard.account_table(organization, accounts) if organization else []
+    ranked = (
+        dashboard.account_table(organization, accounts, control_id)
+        if organization
+        else []
+    )
     page = Paginator(ranked, ACCOUNTS_PER_PAGE).get_page(request.GET.get("page"))
     scan = dashboard.latest_scan(organization) if organization else None
     page.object_list = dashboard.account_page(
-        page.object_list, scan.started_at if scan else None
+        page.object_list, scan.started_at if scan else None, control_id
     )
     query = request.GET.copy()
     query.pop("page", None)
@@ -268,8 +275,9 @@ def account_list(request: HttpRequest) -> HttpResponse:
         "q": q,
         "query": query.urlencode(),
         "list_url": reverse("findings:accounts"),
+        "control": control,
         "spark_days": dashboard.SPARK_DAYS,
-        "crumbs": [Crumb("Overview", reverse("findings:overview"))],
+        "crumbs": _crumbs(control=control),
     }
     return _render(
         request,
@@ -331,7 +339,8 @@ def control_detail(request: HttpRequest, control_id: str) -> HttpResponse:
         "control": control,
         "out_of_scope": history.out_of_scope,
         "per_account": history.accounts,
-        "totals": sum((r.counts for r in history.accounts), dashboard.Counts()),
+        "account_count": history.account_count,
+        "totals": history.totals,
         "spark_days": dashboard.SPARK_DAYS,
         "crumbs": _crumbs(section=control.section),
         "list_url": reverse("findings:control", args=[control.id]),

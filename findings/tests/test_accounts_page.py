@@ -9,8 +9,9 @@ import re
 
 import pytest
 
+from accounts.models import Account
 from findings import dashboard, views
-from findings.tests.factories import make_account, make_team
+from findings.tests.factories import CTL_S3, make_account, make_team
 from findings.tests.test_pages import build_fleet, page
 
 pytestmark = pytest.mark.django_db
@@ -113,3 +114,34 @@ def test_the_accounts_partial_is_the_list_only(client, fleet):
     assert html.lstrip().startswith('<div id="accounts"')
     assert "<html" not in html
     assert response.headers["Vary"].count("HX-Target") == 1
+
+
+def test_the_control_page_lists_its_worst_accounts_and_links_to_all(client):
+    fleet = build_fleet(accounts=14, days=1)
+    client.force_login(fleet.lead)
+
+    _, html = page(client, "findings:control", CTL_S3)
+
+    card = html[html.index('id="per-account-title"') : html.index('id="failing-title"')]
+    listed = re.findall(r'<a href="/accounts/\d+/\?control=[^"]+">([^<]+)</a>', card)
+    assert len(listed) == dashboard.OVERVIEW_ACCOUNTS
+    assert listed[:4] == ["fleet-00", "fleet-04", "fleet-08", "fleet-12"]
+    assert "All 14 accounts with results for this control →" in card
+    # The totals are every account's, not the listed ones': 14 x 4 checks.
+    history = dashboard.control_history(CTL_S3, Account.objects.all(), 30)
+    assert history.totals.passed + history.totals.failed == 14 * 4
+
+
+def test_the_accounts_page_for_a_control_ranks_by_that_control(client, fleet):
+    silent = make_account(fleet.org, "silent-new")
+    make_team("silent", members=[fleet.lead], accounts=[silent])
+    client.force_login(fleet.lead)
+
+    _, html = page(client, "findings:accounts", query=f"?control={CTL_S3}")
+
+    names = account_names(html, "accounts")
+    assert names[:3] == ["fleet-00", "fleet-04", "fleet-08"]  # 0 of 4 buckets pass
+    assert names[-3:] == ["fleet-03", "fleet-07", "fleet-11"]  # 3 of 4
+    assert "silent-new" not in names  # no results for the control
+    assert f'href="/accounts/{fleet.accounts[0].pk}/?control={CTL_S3}"' in html
+    assert f'<a href="/controls/{CTL_S3}/">{CTL_S3}</a>' in html  # breadcrumbs
