@@ -88,3 +88,13 @@ def test_production_requires_a_secret_key():
     )
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+@pytest.mark.django_db
+def test_sessions_run_without_postgres_jit():
+    """JIT compiling cost seconds on aggregates that run in milliseconds."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone() == ("off",)
