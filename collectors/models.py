@@ -2,7 +2,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connections, models
-from django.db.models import Count, Q, Sum
+from django.db.models import BigIntegerField, Count, Q, Sum
+from django.db.models.expressions import RawSQL
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.urls import reverse
@@ -152,6 +153,77 @@ class Scan(models.Model):
         return {name: getattr(self, f"counted_{name}") for name in UNIT_COUNTERS}
 
 
+class ScanUnitQuerySet(models.QuerySet):
+    #: Accounts read in the first try of ``page_by_account``; eight times
+    #: more on each retry until the page is full.
+    FIRST_ACCOUNTS = 8
+
+    def page_by_account(
+        self, accounts: list[int], offset: int, limit: int
+    ) -> list["ScanUnit"]:
+        """Units ``offset`` … ``offset + limit`` of these in the scan page's
+        order: failed first, then account by account in the order of
+        ``accounts`` (pks; other accounts' units are left out), each
+        account's by service and region.
+
+        Failed units, usually few, are sorted at once; the others are read
+        account by account, so a page costs the units of the accounts before
+        it rather than a sort of every unit joined to its account (a scan of
+        1,000 accounts has 40,000).
+        """
+        if limit <= 0:
+            return []
+        size = self.FIRST_ACCOUNTS
+        while True:
+            ids = self._ids_by_account(accounts, size, offset, limit)
+            if len(ids) == limit or size >= len(accounts):
+                break
+            size *= 8
+        units = self.filter(pk__in=ids).select_related("account").order_by().in_bulk()
+        return [units[pk] for pk in ids if pk in units]
+
+    def _ids_by_account(
+        self, accounts: list[int], size: int, offset: int, limit: int
+    ) -> list[int]:
+        """Ids of units ``offset`` … ``offset + limit`` of the failed ones and
+        the others of the first ``size`` accounts, in order. The others come
+        from the (scan, account) index, at most ``offset + limit`` per account
+        (a LATERAL join)."""
+        failed_sql, failed_params = (
+            self.filter(status=ScanUnit.Status.FAILED)
+            .order_by()
+            .values_list("pk", "account_id", "service", "region")
+            .query.sql_with_params()
+        )
+        rest_sql, rest_params = (
+            self.filter(
+                account_id=RawSQL("cell.account_id", [], output_field=BigIntegerField())
+            )
+            .exclude(status=ScanUnit.Status.FAILED)
+            .order_by("service", "region")
+            .values_list("pk", "service", "region")[: offset + limit]
+            .query.sql_with_params()
+        )
+        # Only placeholders and Django's own compiled SQL are joined in.
+        sql = (
+            "WITH acc AS (SELECT * FROM unnest(%s::bigint[])"  # noqa: S608
+            " WITH ORDINALITY AS a(account_id, ord))"
+            " SELECT id FROM ("
+            " SELECT true AS failed, acc.ord, f.service, f.region, f.id"
+            f" FROM ({failed_sql}) AS f(id, account_id, service, region)"
+            " JOIN acc ON acc.account_id = f.account_id"
+            " UNION ALL"
+            " SELECT false, cell.ord, w.service, w.region, w.id"
+            " FROM (SELECT * FROM acc ORDER BY ord LIMIT %s) AS cell"
+            f" CROSS JOIN LATERAL ({rest_sql}) AS w(id, service, region)"
+            ") AS units ORDER BY failed DESC, ord, service, region OFFSET %s LIMIT %s"
+        )
+        params = [accounts, *failed_params, size, *rest_params, offset, limit]
+        with connections[self.db].cursor() as cursor:
+            cursor.execute(sql, params)
+            return [pk for (pk,) in cursor.fetchall()]
+
+
 class ScanUnit(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -176,6 +248,8 @@ class ScanUnit(models.Model):
     api_calls = models.PositiveIntegerField(default=0)
     resources = models.PositiveIntegerField(default=0)
     snapshots_written = models.PositiveIntegerField(default=0)
+
+    objects = ScanUnitQuerySet.as_manager()
 
     class Meta:
         ordering = ["account_id", "service", "region"]

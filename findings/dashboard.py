@@ -912,6 +912,16 @@ def _control_counts(
     )
 
 
+def current_control_counts(accounts: QuerySet) -> dict[str, Counts]:
+    """Every control's counts over the current scans; cached. What the
+    frameworks pages sum per requirement and controls.csv lists."""
+    return _cached_current(
+        "control-counts",
+        accounts,
+        lambda scans: _control_counts(REGISTRY, accounts, [s.pk for s in scans]),
+    )
+
+
 def _section_counts(accounts: QuerySet, scan_ids: list[int]) -> dict[str, Counts]:
     """Current counts per section over the scans ``scan_ids``."""
     return counts_by(

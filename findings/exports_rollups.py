@@ -1,7 +1,8 @@
 """CSV tables of pass rates: controls, accounts, sections and frameworks.
 
-Every figure comes from rollups through ``findings.dashboard``, exactly as the
-pages compute it; nothing here counts the findings table.
+Every figure comes from rollups through ``findings.dashboard``, and where a
+page caches its figures the CSV reads the same cached figures, so an export
+shows exactly what its page shows; nothing here counts the findings table.
 """
 
 from collections.abc import Iterable, Iterator
@@ -11,7 +12,6 @@ from django.db.models import QuerySet
 from findings import dashboard
 from findings.controls import REGISTRY
 from findings.exports import tags_cell
-from findings.models import ControlRollup
 
 
 def rate_cell(rate: float | None) -> str:
@@ -91,42 +91,36 @@ def control_rows(
         ]
 
 
-def section_control_rows(section, accounts: QuerySet) -> list[dashboard.ControlRow]:
-    """The section page's controls table: most severe first."""
+def section_control_rows(
+    section, accounts: QuerySet
+) -> tuple[list[dashboard.ControlRow], set[str]]:
+    """The section page's controls table (most severe first) from its cached
+    figures, and the controls out of scope."""
     from findings import sections
 
     controls = sections.controls_in(
         section.slug, include_descendants=section.kind == "index"
     )
-    counts = dashboard.control_summary((c.id for c in controls), accounts)
-    return sorted(
+    figures = dashboard.section_figures([c.id for c in controls], accounts)
+    rows = sorted(
         (
-            dashboard.ControlRow(c.id, counts.get(c.id, dashboard.Counts()))
+            dashboard.ControlRow(c.id, figures.counts.get(c.id, dashboard.Counts()))
             for c in controls
         ),
         key=lambda r: (-r.control.severity.rank, r.control_id),
     )
+    return rows, figures.out_of_scope
 
 
 def all_control_rows(accounts: QuerySet) -> list[dashboard.ControlRow]:
-    """Every control of the catalog in catalog order (section, id)."""
-    counts = dashboard.control_summary(REGISTRY, accounts)
+    """Every control of the catalog in catalog order (section, id), with the
+    counts the frameworks pages sum (cached)."""
+    counts = dashboard.current_control_counts(accounts)
     controls = sorted(REGISTRY.values(), key=lambda c: (c.section, c.id))
     return [
         dashboard.ControlRow(c.id, counts.get(c.id, dashboard.Counts()))
         for c in controls
     ]
-
-
-def _organization_now(organization, accounts: QuerySet):
-    """The overview's scan and its rollups, as far as ``accounts`` reach."""
-    scan = dashboard.latest_scan(organization)
-    if scan is None:
-        return None, None
-    rollups = ControlRollup.objects.filter(
-        scan=scan, account__in=accounts.filter(organization=organization)
-    )
-    return scan, rollups
 
 
 ACCOUNT_COLUMNS = [
@@ -144,23 +138,30 @@ ACCOUNT_COLUMNS = [
 
 
 def account_rows(organization, accounts: QuerySet) -> Iterator[list]:
-    """Per-account pass rates of the overview (worst first), latest scan."""
-    scan, now = _organization_now(organization, accounts)
-    if scan is None:
-        return
-    for row in dashboard.account_rows(dashboard.counts_by(now, "account_id")):
-        account = row.account
+    """The accounts page's rows (``dashboard.account_table``): every account
+    of the organization in scope, worst first as of the latest scan; those
+    without results in it last, with an empty pass rate."""
+    accounts = accounts.filter(organization=organization)
+    scan = dashboard.latest_scan(organization)
+    scan_cells = [scan.pk, scan.started_at] if scan else ["", ""]
+    ranked = dashboard.account_table(organization, accounts)
+    # Plain values: a thousand model instances cost more than the query.
+    described = {
+        pk: cells
+        for pk, *cells in accounts.values_list(
+            "pk", "account_id", "name", "email", "ou_path", "status", "tags"
+        )
+    }
+    for pk, counts in ranked:
+        if pk not in described:
+            continue  # removed in the meantime
+        *cells, tags = described[pk]
         yield [
             organization.name,
-            account.account_id,
-            account.name,
-            account.email,
-            account.ou_path,
-            account.status,
-            tags_cell(account.tags),
-            *count_cells(row.counts),
-            scan.pk,
-            scan.started_at,
+            *cells,
+            tags_cell(tags),
+            *count_cells(counts),
+            *scan_cells,
         ]
 
 
@@ -183,12 +184,14 @@ def section_rows(organization, accounts: QuerySet) -> Iterator[list]:
     As on the overview, a section's counts are those of its own controls, or
     of everything below it for a grouping (``counts_cover`` says which).
     Customer sections without results are listed too, with empty counts; AWS's
-    sections (kind ``informational``) are listed, never scored.
+    sections (kind ``informational``) are listed, never scored. The rows are
+    the overview's own, from its cached figures.
     """
-    scan, now = _organization_now(organization, accounts)
+    summary = dashboard.organization_summary(organization, accounts)
+    scan = summary.scan
     if scan is None:
         return
-    for row in dashboard.section_rows(dashboard.counts_by(now, "section")):
+    for row in summary.sections:
         if row.kind == "index" and not row.shown:
             continue  # a grouping with nothing below it, hidden on the overview
         if row.counts is not None:

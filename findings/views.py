@@ -403,10 +403,11 @@ class RequirementRow:
 
 
 def _framework_rows(
-    framework: frameworks.Framework, accounts: QuerySet
+    framework: frameworks.Framework, counts: dict[str, dashboard.Counts]
 ) -> tuple[list[RequirementRow], dashboard.Counts]:
+    """The framework's requirements scored from ``counts`` (per control, from
+    ``dashboard.current_control_counts``), and the overall counts."""
     ids = frameworks.mapped_control_ids(framework)
-    counts = dashboard.control_summary(ids, accounts)
     zero = dashboard.Counts()
     rows = []
     for requirement in frameworks.requirements(framework):
@@ -421,10 +422,10 @@ def _framework_rows(
 
 
 def framework_list(request: HttpRequest) -> HttpResponse:
-    accounts = _accounts(request)
+    counts = dashboard.current_control_counts(_accounts(request))
     cards = []
     for framework in frameworks.FRAMEWORKS.values():
-        rows, totals = _framework_rows(framework, accounts)
+        rows, totals = _framework_rows(framework, counts)
         cards.append(
             {
                 "framework": framework,
@@ -445,7 +446,8 @@ def framework_detail(request: HttpRequest, slug: str) -> HttpResponse:
     framework = frameworks.FRAMEWORKS.get(slug)
     if framework is None:
         raise Http404("No such framework.")
-    rows, totals = _framework_rows(framework, _accounts(request))
+    counts = dashboard.current_control_counts(_accounts(request))
+    rows, totals = _framework_rows(framework, counts)
     context = {
         "framework": framework,
         "rows": rows,

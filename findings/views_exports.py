@@ -124,13 +124,11 @@ def section_controls_csv(request: HttpRequest, slug: str) -> StreamingHttpRespon
     """The section page's controls table."""
     section = _get_section(slug)
     accounts = _accounts(request)
-    rows = exports_rollups.section_control_rows(section, accounts)
+    rows, out_of_scope = exports_rollups.section_control_rows(section, accounts)
     return csv_response(
         request,
         exports_rollups.CONTROL_COLUMNS,
-        exports_rollups.control_rows(
-            rows, dashboard.out_of_scope_control_ids(accounts)
-        ),
+        exports_rollups.control_rows(rows, out_of_scope),
         organization=_organization_label(accounts),
         subject=f"{section.slug}-controls",
     )
@@ -161,7 +159,7 @@ def controls_csv(request: HttpRequest) -> StreamingHttpResponse:
 
 
 def accounts_csv(request: HttpRequest) -> StreamingHttpResponse:
-    """The overview's accounts: per-account pass rates in the latest scan."""
+    """The accounts page's rows: every account, worst first in the latest scan."""
     organization = _get_organization_for_user(request, request.GET.get("org"))
     rows = (
         exports_rollups.account_rows(organization, _accounts(request))
@@ -199,7 +197,9 @@ def framework_csv(request: HttpRequest, slug: str) -> StreamingHttpResponse:
     if framework is None:
         raise Http404("No such framework.")
     accounts = _accounts(request)
-    rows, _totals = _framework_rows(framework, accounts)
+    rows, _totals = _framework_rows(
+        framework, dashboard.current_control_counts(accounts)
+    )
     return csv_response(
         request,
         exports_rollups.FRAMEWORK_COLUMNS,
@@ -215,9 +215,8 @@ def framework_csv(request: HttpRequest, slug: str) -> StreamingHttpResponse:
 def scans_csv(request: HttpRequest) -> StreamingHttpResponse:
     """The scan history, every page of it, with the scans page's unit counts."""
     accounts = _accounts(request)
-    scans = scan_views._visible_scans(request).annotate(
-        **scan_views._unit_columns(request)
-    )
+    scans = scan_views._visible_scans(request)
+    scans = scans.annotate(**scan_views._unit_columns(request, scans))
     return csv_response(
         request,
         exports_history.SCAN_COLUMNS,
@@ -231,7 +230,7 @@ def scan_units_csv(request: HttpRequest, scan_id: int) -> StreamingHttpResponse:
     """A scan's units (visible accounts only) with the scan page's filters."""
     scan = scan_views._get_scan_for_user(request, scan_id)
     units = scan_views._visible_units(request, scan)
-    services = sorted(set(units.values_list("service", flat=True).distinct()))
+    services = sorted(units.order_by().values_list("service", flat=True).distinct())
     form = scan_views.UnitFilterForm(request.GET, services=services)
     return csv_response(
         request,
