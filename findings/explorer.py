@@ -37,6 +37,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber
 from django.forms.utils import flatatt
 from django.http import QueryDict
+from django.utils.choices import BaseChoiceIterator
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
@@ -125,6 +126,18 @@ def _severity_rank() -> Case:
     )
 
 
+class PlainChoices(BaseChoiceIterator):
+    """(value, label) pairs a field takes as they are: Django normalises a list
+    of choices pair by pair on every assignment (≈ 7 µs each), and a user may
+    see a thousand accounts. Flat choices only."""
+
+    def __init__(self, pairs: list[tuple]) -> None:
+        self.pairs = pairs
+
+    def __iter__(self) -> Iterator[tuple]:
+        return iter(self.pairs)
+
+
 class QuickSelect(forms.Select):
     """A ``Select`` rendered in Python: the same HTML as Django's template,
     which renders a template per option (the control list has hundreds), and
@@ -194,25 +207,30 @@ class ExplorerForm(forms.Form):
             data = data.copy()
             data["page_size"] = str(DEFAULT_PAGE_SIZE)
         super().__init__(data)
-        # In the explorer's account order: ``_cells`` walks them in it.
+        # In the explorer's account order: ``_cells`` walks them in it. Only
+        # the fields the choices read: a user may see a thousand accounts.
         self.accounts = {
             a.pk: a
-            for a in accounts.select_related("organization").order_by(
-                "name", "account_id"
-            )
+            for a in accounts.only(
+                "name", "account_id", "ou_path", "organization"
+            ).order_by("name", "account_id")
         }
         f = self.fields
-        f["section"].choices = [("", "All sections"), *_section_choices()]
-        f["control"].choices = [("", "All controls"), *_control_choices()]
-        f["account"].choices = [("", "All accounts")] + [
-            (a.pk, str(a)) for a in self.accounts.values()
-        ]
-        f["ou"].choices = [("", "All OUs")] + _ou_choices(
-            a.ou_path for a in self.accounts.values()
+        f["section"].choices = PlainChoices([("", "All sections"), *_section_choices()])
+        f["control"].choices = PlainChoices([("", "All controls"), *_control_choices()])
+        f["account"].choices = PlainChoices(
+            [("", "All accounts"), *((a.pk, str(a)) for a in self.accounts.values())]
+        )
+        f["ou"].choices = PlainChoices(
+            [("", "All OUs"), *_ou_choices(a.ou_path for a in self.accounts.values())]
         )
         regions, types = self._locations(data)
-        f["region"].choices = [("", "All regions")] + [(r, r) for r in regions]
-        f["resource_type"].choices = [("", "All types")] + [(t, t) for t in types]
+        f["region"].choices = PlainChoices(
+            [("", "All regions"), *((r, r) for r in regions)]
+        )
+        f["resource_type"].choices = PlainChoices(
+            [("", "All types"), *((t, t) for t in types)]
+        )
         f["sort"].choices = [
             ("", ""),
             *((k, k) for k in SORT_KEYS),
@@ -550,7 +568,7 @@ def page_of(
     rows = narrowed(findings, form, now)
     count = rows.order_by().values("pk")[: COUNT_CAP + 1].count()
     per_page = form.per_page
-    number_ = _page_number(number, count, per_page)
+    number_ = page_number(number, count, per_page)
     offset = (number_ - 1) * per_page
     if form.sort_key == DEFAULT_SORT and count > COUNT_CAP and not _sparse(form):
         found = _walk(findings, rows, form, offset, per_page + 1, now)
@@ -575,7 +593,7 @@ def _sparse(form: ExplorerForm) -> bool:
     return any(data.get(name) for name in ("q", "region", "resource_type"))
 
 
-def _page_number(raw: str | None, count: int, per_page: int) -> int:
+def page_number(raw: str | None, count: int, per_page: int) -> int:
     """As ``Paginator.get_page``: not a number is page 1, past the end the last."""
     try:
         number = int(raw or 1)
@@ -709,3 +727,62 @@ def _walk_ids(
         limit,
         offset,
     ]
+
+
+# -- A findings list read cell by cell: the control and account pages -------------
+
+
+def cell_ids(
+    rows: QuerySet,
+    cells: list[tuple[str, int]],
+    in_cell: tuple[str, ...],
+    offset: int,
+    limit: int,
+) -> list[int]:
+    """Ids of rows ``offset`` … ``offset + limit`` of ``rows`` ordered by cell,
+    then by ``in_cell``; a cell is a (status, account id) pair, the list's
+    leading keys, in the list's order.
+
+    As ``_walk``: each cell gives at most ``offset + limit`` of its rows, read
+    through an index on the account and status; the first walk reads the first
+    cells only, each retry eight times as many until the page is full.
+    """
+    size = _FIRST_CELLS
+    while True:
+        sql, params = _cell_ids_sql(rows, cells[:size], in_cell, offset, limit)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            ids = [pk for (pk,) in cursor.fetchall()]
+        if len(ids) == limit or size >= len(cells):
+            return ids
+        size *= 8
+
+
+def _cell_ids_sql(
+    rows: QuerySet,
+    cells: list[tuple[str, int]],
+    in_cell: tuple[str, ...],
+    offset: int,
+    limit: int,
+) -> tuple[str, list]:
+    """The SQL of ``cell_ids`` for ``cells``, and its parameters."""
+    order = [F(c).asc() for c in in_cell]
+    numbered = (
+        rows.filter(
+            account_id=RawSQL("cell.account_id", [], output_field=BigIntegerField()),
+            status=RawSQL("cell.status", [], output_field=CharField()),
+        )
+        .annotate(n=Window(RowNumber(), order_by=order))
+        .order_by(*order)
+        .values_list("pk", "n")[: offset + limit]
+    )
+    lateral, lateral_params = numbered.query.sql_with_params()
+    statuses, accounts = zip(*cells, strict=True) if cells else ((), ())
+    # Only placeholders and Django's own compiled SQL are joined in.
+    sql = (
+        "SELECT w.id FROM unnest(%s::varchar[], %s::bigint[])"  # noqa: S608
+        " WITH ORDINALITY AS cell(status, account_id, ord)"
+        f" CROSS JOIN LATERAL ({lateral}) AS w(id, n)"
+        " ORDER BY cell.ord, w.n LIMIT %s OFFSET %s"
+    )
+    return sql, [list(statuses), list(accounts), *lateral_params, limit, offset]

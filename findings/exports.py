@@ -230,6 +230,7 @@ def finding_list(findings: QuerySet, form) -> QuerySet:
     return form.filter(findings).order_by(
         failing_first,
         "account__name",
+        "account__account_id",
         "control_id",
         "resource__name",
         "resource__resource_id",

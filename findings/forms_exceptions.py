@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from findings.explorer import QuickSelect
 from findings.models import MAX_SUPPRESSION, Suppression, SuppressionEvent
 from findings.suppressions import validate_expiry, with_state
 
@@ -27,8 +28,10 @@ class ExceptionFilterForm(forms.Form):
 
     state = forms.ChoiceField(choices=STATE_CHOICES, required=False)
     control = forms.ChoiceField(required=False)
+    # Rendered in Python: Django renders a template per option, a thousand
+    # times for a user who sees a thousand accounts.
     account = forms.ModelChoiceField(
-        queryset=None, required=False, empty_label="All accounts"
+        queryset=None, required=False, empty_label="All accounts", widget=QuickSelect
     )
     scope = forms.ChoiceField(
         choices=[("", "Any scope"), *Suppression.Scope.choices], required=False
@@ -97,8 +100,10 @@ class EventFilterForm(forms.Form):
         choices=[("", "Any action"), *SuppressionEvent.Action.choices], required=False
     )
     control = forms.ChoiceField(required=False)
+    # Rendered in Python: Django renders a template per option, a thousand
+    # times for a user who sees a thousand accounts.
     account = forms.ModelChoiceField(
-        queryset=None, required=False, empty_label="All accounts"
+        queryset=None, required=False, empty_label="All accounts", widget=QuickSelect
     )
 
     def __init__(self, data=None, *, accounts: QuerySet, control_ids: list[str]):

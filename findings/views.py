@@ -17,7 +17,7 @@ from django.utils.cache import patch_vary_headers
 
 from accounts.models import Account, Organization
 from collectors.models import Resource
-from findings import dashboard, frameworks, suppressions
+from findings import dashboard, explorer, frameworks, suppressions
 from findings.controls import REGISTRY, Control
 from findings.forms import FindingFilterForm
 from findings.models import Finding
@@ -171,23 +171,53 @@ def _trend_context(trend: list, days: int, label: str) -> dict:
     }
 
 
+#: The findings lists' order (control and account pages): failing first, then
+#: by account, control and resource. Past the status and the account, the
+#: part ``explorer.cell_ids`` walks within each (status, account) cell.
+_FINDINGS_IN_CELL = ("control_id", "resource__name", "resource__resource_id", "pk")
+_FINDINGS_ORDER = (
+    Case(When(status="FAIL", then=Value(0)), default=Value(1)),
+    "account__name",
+    "account__account_id",
+    *_FINDINGS_IN_CELL,
+)
+
+
 def _findings_page(
-    request: HttpRequest, findings: QuerySet, form: FindingFilterForm
+    request: HttpRequest,
+    findings: QuerySet,
+    form: FindingFilterForm,
+    accounts: QuerySet,
 ) -> dict:
-    failing_first = Case(When(status="FAIL", then=Value(0)), default=Value(1))
-    findings = (
-        form.filter(findings)
-        .select_related("resource", "account")
-        .annotate(excepted_until=suppressions.excepted_until())
-        .order_by(
-            failing_first,
-            "account__name",
-            "control_id",
-            "resource__name",
-            "resource__resource_id",
-        )
+    """Page ``?page=`` of ``findings`` narrowed by ``form``, in ``_FINDINGS_ORDER``.
+
+    Counted exactly up to ``explorer.COUNT_CAP`` ("more than" past it). Past
+    the cap the page is read cell by cell (``_findings_cells``: the statuses,
+    then ``accounts`` by name), so it costs the rows of the cells before it,
+    not a sort of every finding of the control or account; a search scatters
+    its rows through every cell, so it sorts in SQL. Either way the exception
+    badge is looked up for the page's rows only.
+    """
+    rows = form.filter(findings)
+    count = rows.order_by().values("pk")[: explorer.COUNT_CAP + 1].count()
+    number = explorer.page_number(request.GET.get("page"), count, FINDINGS_PER_PAGE)
+    offset, limit = (number - 1) * FINDINGS_PER_PAGE, FINDINGS_PER_PAGE + 1
+    data = form.cleaned_data if form.is_valid() else {}
+    if count > explorer.COUNT_CAP and not data.get("q"):
+        cells = _findings_cells(data, accounts)
+        ids = explorer.cell_ids(rows, cells, _FINDINGS_IN_CELL, offset, limit)
+        by_pk = {f.pk: f for f in _with_badges(findings.filter(pk__in=ids))}
+        found = [by_pk[pk] for pk in ids if pk in by_pk]
+    else:
+        ordered = _with_badges(rows.order_by(*_FINDINGS_ORDER))
+        found = list(ordered[offset : offset + limit])
+    page = explorer.ExplorerPage(
+        found[:FINDINGS_PER_PAGE],
+        number,
+        FINDINGS_PER_PAGE,
+        count,
+        has_next=len(found) > FINDINGS_PER_PAGE,
     )
-    page = Paginator(findings, FINDINGS_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     filtered = any(
@@ -195,10 +225,29 @@ def _findings_page(
     )
     return {
         "page": page,
+        "cap": explorer.COUNT_CAP,
         "form": form,
         "query": query.urlencode(),
         "filtered": filtered,
     }
+
+
+def _findings_cells(data: dict, accounts: QuerySet) -> list[tuple[str, int]]:
+    """(status, account) in ``_FINDINGS_ORDER``'s leading keys: the statuses
+    ``FindingFilterForm.filter`` keeps (failing and erroring unless one is
+    chosen), failing first; the accounts (or the one chosen) by name."""
+    statuses = [data["status"]] if data.get("status") else ["FAIL", "ERROR"]
+    if data.get("account"):
+        accounts = accounts.filter(pk=data["account"].pk)
+    pks = accounts.order_by("name", "account_id").values_list("pk", flat=True)
+    return [(status, pk) for status in statuses for pk in pks]
+
+
+def _with_badges(findings: QuerySet) -> QuerySet:
+    """What a row shows: its resource, account and "Excepted until" badge."""
+    return findings.select_related("resource", "account").annotate(
+        excepted_until=suppressions.excepted_until()
+    )
 
 
 # -- Pages -------------------------------------------------------------------------
@@ -327,14 +376,25 @@ def control_detail(request: HttpRequest, control_id: str) -> HttpResponse:
     control = _get_control(control_id)
     accounts = _accounts(request)
     days = _trend_days(request)
-    history = dashboard.control_history(control.id, accounts, days)
-    trend = _trend_context(history.trend, days, "Control pass rate per scan day")
-    if _swap_target(request) == "trend":
-        return _respond(request, "findings/_trend.html", trend)
-    form = FindingFilterForm(request.GET, accounts=accounts)
+    target = _swap_target(request)
+    if target != "findings":
+        history = dashboard.control_history(control.id, accounts, days)
+        trend = _trend_context(history.trend, days, "Control pass rate per scan day")
+        if target == "trend":
+            return _respond(request, "findings/_trend.html", trend)
+    # The account select lists every account: only what its options show.
+    form = FindingFilterForm(request.GET, accounts=accounts.only("name", "account_id"))
     findings = (
         Finding.objects.for_user(request.user).live().filter(control_id=control.id)
     )
+    listed = {
+        "list_url": reverse("findings:control", args=[control.id]),
+        "from_control": control.id,
+        **_findings_page(request, findings, form, accounts),
+    }
+    if target == "findings":
+        # Paging and filtering change the list only: no figures are read.
+        return _respond(request, "findings/_findings.html", listed)
     context = {
         "control": control,
         "out_of_scope": history.out_of_scope,
@@ -343,14 +403,10 @@ def control_detail(request: HttpRequest, control_id: str) -> HttpResponse:
         "totals": history.totals,
         "spark_days": dashboard.SPARK_DAYS,
         "crumbs": _crumbs(section=control.section),
-        "list_url": reverse("findings:control", args=[control.id]),
-        "from_control": control.id,
         **trend,
-        **_findings_page(request, findings, form),
+        **listed,
     }
-    return _render(
-        request, "findings/control.html", "findings/_findings.html", context, "findings"
-    )
+    return _respond(request, "findings/control.html", context)
 
 
 def account_detail(request: HttpRequest, account_pk: int) -> HttpResponse:
@@ -363,23 +419,29 @@ def account_detail(request: HttpRequest, account_pk: int) -> HttpResponse:
         return _respond(
             request, "findings/_trend.html", _trend_context(trend, days, label)
         )
-    summary = dashboard.account_summary(account, days)
     form = FindingFilterForm(request.GET)
     # The resource's account too, though it is the finding's: PostgreSQL then
     # joins the account's resources (its index) instead of hashing them all.
     findings = Finding.objects.filter(account=account, resource__account=account).live()
-    context = {
+    listed = {
         "account": account,
-        "summary": summary,
-        "crumbs": _crumbs(control=_context_control(request)),
         "list_url": account.get_absolute_url(),
         "from_control": "",
-        **_trend_context(summary.trend, days, label),
-        **_findings_page(request, findings, form),
+        **_findings_page(
+            request, findings, form, Account.objects.filter(pk=account.pk)
+        ),
     }
-    return _render(
-        request, "findings/account.html", "findings/_findings.html", context, "findings"
-    )
+    if _swap_target(request) == "findings":
+        # Paging and filtering change the list only: no figures are read.
+        return _respond(request, "findings/_findings.html", listed)
+    summary = dashboard.account_summary(account, days)
+    context = {
+        "summary": summary,
+        "crumbs": _crumbs(control=_context_control(request)),
+        **_trend_context(summary.trend, days, label),
+        **listed,
+    }
+    return _respond(request, "findings/account.html", context)
 
 
 # -- Frameworks --------------------------------------------------------------------
