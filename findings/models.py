@@ -119,13 +119,9 @@ ROLLUP_COUNTS = (
 )
 
 
-class ControlRollup(models.Model):
-    """Counts per scan x account x control; every dashboard aggregate reads these."""
+class RollupCounts(models.Model):
+    """The counters of both rollups (``ROLLUP_COUNTS``) and the scan's clock."""
 
-    scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="rollups")
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
-    control_id = models.CharField(max_length=100)
-    section = models.CharField(max_length=100)
     at = models.DateTimeField()  # the scan's clock
     passed = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
@@ -137,6 +133,22 @@ class ControlRollup(models.Model):
     suppressed = models.PositiveIntegerField(default=0)
 
     objects = RollupQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    @property
+    def evaluated(self) -> int:
+        return self.passed + self.failed + self.errors + self.unknown + self.suppressed
+
+
+class ControlRollup(RollupCounts):
+    """Counts per scan x account x control; every dashboard aggregate reads these."""
+
+    scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="rollups")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    control_id = models.CharField(max_length=100)
+    section = models.CharField(max_length=100)
 
     class Meta:
         constraints = [
@@ -155,12 +167,8 @@ class ControlRollup(models.Model):
     def __str__(self) -> str:
         return f"{self.control_id} {self.account_id} scan {self.scan_id}"
 
-    @property
-    def evaluated(self) -> int:
-        return self.passed + self.failed + self.errors + self.unknown + self.suppressed
 
-
-class AccountRollup(models.Model):
+class AccountRollup(RollupCounts):
     """Counts per scan x account: the sum of its ControlRollups, kept by
     PostgreSQL (migration 0008_account_rollup).
 
@@ -177,15 +185,6 @@ class AccountRollup(models.Model):
         Scan, on_delete=models.CASCADE, related_name="account_rollups"
     )
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
-    at = models.DateTimeField()  # the scan's clock
-    passed = models.PositiveIntegerField(default=0)
-    failed = models.PositiveIntegerField(default=0)
-    errors = models.PositiveIntegerField(default=0)
-    not_applicable = models.PositiveIntegerField(default=0)
-    unknown = models.PositiveIntegerField(default=0)
-    suppressed = models.PositiveIntegerField(default=0)
-
-    objects = RollupQuerySet.as_manager()
 
     class Meta:
         constraints = [

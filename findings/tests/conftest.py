@@ -1,12 +1,44 @@
-"""Browser fixtures: Debian's Chromium driven by Playwright, never a downloaded one."""
+"""Shared fixtures: a scanned scene for the engine's tests, and the browser
+(Debian's Chromium driven by Playwright, never a downloaded one)."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.db import connections
 from django.urls import reverse
+from django.utils import timezone
 
-from findings.tests.factories import PASSWORD
+from findings.engine import evaluate_scan
+from findings.tests.factories import (
+    PASSWORD,
+    S3_OPEN,
+    make_account,
+    make_org,
+    make_resource,
+    make_scan,
+    make_snapshot,
+    make_unit,
+)
+
+
+@pytest.fixture
+def scanned():
+    """Two accounts with open buckets (payments three, data one), one s3 scan."""
+    org = make_org("Acme")
+    payments = make_account(org, "payments-prod")
+    data = make_account(org, "data-lake")
+    scan = make_scan(org, at=timezone.now() - timedelta(hours=1))
+    scan.services = ["s3"]
+    scan.save(update_fields=["services"])
+    for account, buckets in ((payments, 3), (data, 1)):
+        make_unit(scan, account, service="s3")
+        for n in range(buckets):
+            bucket = make_resource(account, name=f"b{n}", at=scan.started_at)
+            make_snapshot(bucket, S3_OPEN, at=scan.started_at, scan=scan)
+    evaluate_scan(scan)
+    return scan, payments, data
+
 
 CHROMIUM = Path("/usr/bin/chromium")
 

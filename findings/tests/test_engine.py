@@ -4,11 +4,8 @@ statements per account whatever the number of findings.
 Scenes are factory-made snapshots of S3 buckets evaluated by the real engine.
 """
 
-from datetime import timedelta
-
 import pytest
 from django.db import connection
-from django.utils import timezone
 
 from findings.engine import evaluate_scan
 from findings.models import ControlRollup, Finding, FindingChange
@@ -16,34 +13,12 @@ from findings.tests.factories import (
     CTL_MFA,
     CTL_S3,
     S3_OPEN,
-    make_account,
-    make_org,
     make_resource,
     make_rollup,
-    make_scan,
     make_snapshot,
-    make_unit,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def scanned():
-    """Two accounts with open buckets (payments three, data one), one s3 scan."""
-    org = make_org("Acme")
-    payments = make_account(org, "payments-prod")
-    data = make_account(org, "data-lake")
-    scan = make_scan(org, at=timezone.now() - timedelta(hours=1))
-    scan.services = ["s3"]
-    scan.save(update_fields=["services"])
-    for account, buckets in ((payments, 3), (data, 1)):
-        make_unit(scan, account, service="s3")
-        for n in range(buckets):
-            bucket = make_resource(account, name=f"b{n}", at=scan.started_at)
-            make_snapshot(bucket, S3_OPEN, at=scan.started_at, scan=scan)
-    evaluate_scan(scan)
-    return scan, payments, data
 
 
 def rollup_versions(scan) -> set[tuple[int, str]]:
