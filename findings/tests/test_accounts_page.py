@@ -145,3 +145,18 @@ def test_the_accounts_page_for_a_control_ranks_by_that_control(client, fleet):
     assert "silent-new" not in names  # no results for the control
     assert f'href="/accounts/{fleet.accounts[0].pk}/?control={CTL_S3}"' in html
     assert f'<a href="/controls/{CTL_S3}/">{CTL_S3}</a>' in html  # breadcrumbs
+
+
+def test_the_organization_switch_keeps_the_control(client, fleet):
+    other = build_fleet(accounts=1, days=1, name="other")
+    make_team("both", members=[fleet.lead], accounts=other.accounts)
+    client.force_login(fleet.lead)
+
+    _, html = page(client, "findings:accounts", query=f"?control={CTL_S3}")
+    _, overview = page(client, "findings:overview")
+
+    start = html.index('class="org-switch"')
+    switch = html[start : html.index("</form>", start)]
+    assert f'<input type="hidden" name="control" value="{CTL_S3}">' in switch
+    assert f'<option value="{other.org.pk}">other</option>' in switch
+    assert 'action="/" class="org-switch"' in overview
