@@ -74,6 +74,12 @@ class Organization(models.Model):
         return f"arn:aws:iam::{account_id}:role/{self.member_role_name}"
 
 
+def account_label(name: str, account_id: str) -> str:
+    """How an account is named in lists and selects: ``str(account)`` for
+    code that reads plain values rather than instances."""
+    return f"{name} ({account_id})" if name else account_id
+
+
 class Account(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "ACTIVE", "Active"
@@ -109,7 +115,7 @@ class Account(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.account_id})" if self.name else self.account_id
+        return account_label(self.name, self.account_id)
 
     def save(self, *args, **kwargs):
         self.full_clean(exclude=["organization"])

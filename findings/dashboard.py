@@ -24,7 +24,7 @@ from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
 from accounts.aws_errors import ErrorKind
-from accounts.models import Account, Organization
+from accounts.models import Account, Organization, account_label
 from collectors.models import GLOBAL_REGION, Scan, ScanUnit
 from findings.controls import REGISTRY, Control
 from findings.models import AccountRollup, ControlRollup, FindingChange, pass_rate
@@ -809,18 +809,12 @@ def account_table(
             AccountRollup.objects.filter(scan=scan, account__in=accounts),
             "account_id",
         )
+    rows = accounts.values_list("pk", "name", "account_id")
     ranked = sorted(
-        (
-            (*_worst_first(by_account.get(pk, Counts())), _label(name, number), pk)
-            for pk, name, number in accounts.values_list("pk", "name", "account_id")
-        )
+        (*_worst_first(by_account.get(pk, Counts())), account_label(name, number), pk)
+        for pk, name, number in rows
     )
     return [(key[-1], by_account.get(key[-1], Counts())) for key in ranked]
-
-
-def _label(name: str, account_id: str) -> str:
-    """``str(account)`` without the instance."""
-    return f"{name} ({account_id})" if name else account_id
 
 
 def account_page(

@@ -41,7 +41,7 @@ from django.utils.choices import BaseChoiceIterator
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
-from accounts.models import Account
+from accounts.models import Account, account_label
 from collectors.models import Resource
 from findings import sections
 from findings.controls import REGISTRY
@@ -136,6 +136,15 @@ class PlainChoices(BaseChoiceIterator):
 
     def __iter__(self) -> Iterator[tuple]:
         return iter(self.pairs)
+
+
+def account_choices(accounts: QuerySet) -> PlainChoices:
+    """An account select's options as plain values, in the queryset's order:
+    a model instance per option cost more than the rest of the form."""
+    rows = accounts.values_list("pk", "name", "account_id")
+    return PlainChoices(
+        [("", "All accounts"), *((pk, account_label(n, a)) for pk, n, a in rows)]
+    )
 
 
 class QuickSelect(forms.Select):

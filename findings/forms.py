@@ -5,7 +5,7 @@ from django.db.models import Q, QuerySet
 
 from accounts.models import Account
 from findings import sections
-from findings.explorer import QuickSelect
+from findings.explorer import QuickSelect, account_choices
 
 
 def _section_choices() -> list[tuple[str, str]]:
@@ -54,6 +54,7 @@ class FindingFilterForm(forms.Form):
             del self.fields["account"]
         else:
             self.fields["account"].queryset = accounts
+            self.fields["account"].widget.choices = account_choices(accounts)
 
     def filter(self, findings: QuerySet) -> QuerySet:
         """Not passing findings narrowed by the valid filters (invalid: ignored)."""

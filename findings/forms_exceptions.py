@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from findings.explorer import QuickSelect
+from findings.explorer import QuickSelect, account_choices
 from findings.models import MAX_SUPPRESSION, Suppression, SuppressionEvent
 from findings.suppressions import validate_expiry, with_state
 
@@ -46,6 +46,7 @@ class ExceptionFilterForm(forms.Form):
     def __init__(self, data=None, *, accounts: QuerySet, control_ids: list[str]):
         super().__init__(data)
         self.fields["account"].queryset = accounts
+        self.fields["account"].widget.choices = account_choices(accounts)
         self.fields["control"].choices = [("", "All controls")] + [
             (c, c) for c in control_ids
         ]
@@ -109,6 +110,7 @@ class EventFilterForm(forms.Form):
     def __init__(self, data=None, *, accounts: QuerySet, control_ids: list[str]):
         super().__init__(data)
         self.fields["account"].queryset = accounts
+        self.fields["account"].widget.choices = account_choices(accounts)
         self.fields["control"].choices = [("", "All controls")] + [
             (c, c) for c in control_ids
         ]

@@ -82,8 +82,8 @@ def _require_manager(request: HttpRequest, suppression: Suppression) -> None:
 
 
 def _filter_accounts(request: HttpRequest) -> QuerySet:
-    """The user's accounts for the filters' account select, which builds one
-    instance per option: only the fields it shows and filters by."""
+    """The user's accounts for the filters' account select: the one chosen is
+    read as an instance, with only the fields the filter uses."""
     return _accounts(request).only("name", "account_id", "organization_id")
 
 

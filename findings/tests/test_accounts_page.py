@@ -160,3 +160,20 @@ def test_the_organization_switch_keeps_the_control(client, fleet):
     assert f'<input type="hidden" name="control" value="{CTL_S3}">' in switch
     assert f'<option value="{other.org.pk}">other</option>' in switch
     assert 'action="/" class="org-switch"' in overview
+
+
+def test_account_selects_list_every_account_escaped(client, fleet):
+    hostile = make_account(fleet.org, "<b>x</b>")
+    make_team("hostile", members=[fleet.lead], accounts=[hostile])
+    client.force_login(fleet.lead)
+
+    _, html = page(client, "findings:control", CTL_S3)
+
+    select = html[html.index('<select name="account"') :]
+    select = select[: select.index("</select>")]
+    options = re.findall(r'<option value="(\d*)"[^>]*>([^<]*)</option>', select)
+    assert options[0] == ("", "All accounts")
+    assert len(options) == 1 + 13
+    label = f"&lt;b&gt;x&lt;/b&gt; ({hostile.account_id})"
+    assert (str(hostile.pk), label) in options
+    assert "<b>x</b>" not in html
