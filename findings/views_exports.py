@@ -215,12 +215,10 @@ def framework_csv(request: HttpRequest, slug: str) -> StreamingHttpResponse:
 def scans_csv(request: HttpRequest) -> StreamingHttpResponse:
     """The scan history, every page of it, with the scans page's unit counts."""
     accounts = _accounts(request)
-    scans = scan_views._visible_scans(request)
-    scans = scans.annotate(**scan_views._unit_columns(request, scans))
     return csv_response(
         request,
         exports_history.SCAN_COLUMNS,
-        exports_history.scan_rows(scans),
+        exports_history.scan_rows(scan_views.counted_scans(request)),
         organization=_organization_label(accounts),
         subject="scans",
     )
