@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.aws_errors import ErrorKind
 from accounts.models import Account, Organization
+from collectors import paging
 
 GLOBAL_REGION = "global"
 
@@ -154,10 +155,6 @@ class Scan(models.Model):
 
 
 class ScanUnitQuerySet(models.QuerySet):
-    #: Accounts read in the first try of ``page_by_account``; eight times
-    #: more on each retry until the page is full.
-    FIRST_ACCOUNTS = 8
-
     def page_by_account(
         self, accounts: list[int], offset: int, limit: int
     ) -> list["ScanUnit"]:
@@ -169,26 +166,25 @@ class ScanUnitQuerySet(models.QuerySet):
         Failed units, usually few, are sorted at once; the others are read
         account by account, so a page costs the units of the accounts before
         it rather than a sort of every unit joined to its account (a scan of
-        1,000 accounts has 40,000).
+        1,000 accounts has 40,000). A keyset walk (``collectors.paging``).
         """
         if limit <= 0:
             return []
-        size = self.FIRST_ACCOUNTS
-        while True:
-            ids = self._ids_by_account(accounts, size, offset, limit)
-            if len(ids) == limit or size >= len(accounts):
-                break
-            size *= 8
-        units = self.filter(pk__in=ids).select_related("account").order_by().in_bulk()
-        return [units[pk] for pk in ids if pk in units]
+        ids = paging.walk_ids(
+            lambda size: self._ids_by_account_sql(accounts, size, offset, limit),
+            len(accounts),
+            limit,
+            using=self.db,
+        )
+        return paging.in_order(ids, self.filter(pk__in=ids).select_related("account"))
 
-    def _ids_by_account(
+    def _ids_by_account_sql(
         self, accounts: list[int], size: int, offset: int, limit: int
-    ) -> list[int]:
-        """Ids of units ``offset`` … ``offset + limit`` of the failed ones and
-        the others of the first ``size`` accounts, in order. The others come
-        from the (scan, account) index, at most ``offset + limit`` per account
-        (a LATERAL join)."""
+    ) -> tuple[str, list]:
+        """The SQL (and its parameters) of the ids of units ``offset`` …
+        ``offset + limit`` of the failed ones and the others of the first
+        ``size`` accounts, in order. The others come from the (scan, account)
+        index, at most ``offset + limit`` per account (a LATERAL join)."""
         failed_sql, failed_params = (
             self.filter(status=ScanUnit.Status.FAILED)
             .order_by()
@@ -218,10 +214,7 @@ class ScanUnitQuerySet(models.QuerySet):
             f" CROSS JOIN LATERAL ({rest_sql}) AS w(id, service, region)"
             ") AS units ORDER BY failed DESC, ord, service, region OFFSET %s LIMIT %s"
         )
-        params = [accounts, *failed_params, size, *rest_params, offset, limit]
-        with connections[self.db].cursor() as cursor:
-            cursor.execute(sql, params)
-            return [pk for (pk,) in cursor.fetchall()]
+        return sql, [accounts, *failed_params, size, *rest_params, offset, limit]
 
 
 class ScanUnit(models.Model):

@@ -20,7 +20,6 @@ from datetime import datetime
 
 from django import forms
 from django.core.cache import cache
-from django.db import connection
 from django.db.models import (
     BigIntegerField,
     BooleanField,
@@ -42,6 +41,7 @@ from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
 from accounts.models import Account, account_label
+from collectors import paging
 from collectors.models import Resource
 from findings import sections
 from findings.controls import REGISTRY
@@ -513,8 +513,6 @@ def _without(query: QueryDict, name: str, value: str | None = None) -> str:
 #: Counted exactly up to here; past it the page says "more than". Counting every
 #: finding a user sees grows with the estate; a page must not.
 COUNT_CAP = 1000
-# Cells the first walk reads; each retry reads eight times as many.
-_FIRST_CELLS = 8
 # The default order past its leading keys (status, severity, account), which
 # are constant within a cell: the rest of ``ordering(DEFAULT_SORT)``.
 _IN_CELL_ORDER = ("control_id", "resource__name", "resource__resource_id", "pk")
@@ -652,15 +650,9 @@ def _walk(
     """Rows ``offset`` … ``offset + limit`` of the default order, read from the
     first cells only (eight times more on each retry until the page is full)."""
     cells = _cells(form)
-    size = _FIRST_CELLS
-    while True:
-        sql, params = _walk_ids(rows, cells[:size], offset, limit)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            ids = [pk for (pk,) in cursor.fetchall()]
-        if len(ids) == limit or size >= len(cells):
-            break
-        size *= 8
+    ids = paging.walk_ids(
+        lambda size: _walk_ids(rows, cells[:size], offset, limit), len(cells), limit
+    )
     # The ids come in the page's order: the rows are put back in it here,
     # rather than sorted again in SQL by the severity of every control.
     found = (
@@ -668,8 +660,7 @@ def _walk(
         .annotate(excepted=covered(now))
         .select_related("resource", "account")
     )
-    by_pk = {finding.pk: finding for finding in found}
-    return [by_pk[pk] for pk in ids if pk in by_pk]
+    return paging.in_order(ids, found)
 
 
 def _walk_ids(
@@ -756,15 +747,11 @@ def cell_ids(
     through an index on the account and status; the first walk reads the first
     cells only, each retry eight times as many until the page is full.
     """
-    size = _FIRST_CELLS
-    while True:
-        sql, params = _cell_ids_sql(rows, cells[:size], in_cell, offset, limit)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            ids = [pk for (pk,) in cursor.fetchall()]
-        if len(ids) == limit or size >= len(cells):
-            return ids
-        size *= 8
+    return paging.walk_ids(
+        lambda size: _cell_ids_sql(rows, cells[:size], in_cell, offset, limit),
+        len(cells),
+        limit,
+    )
 
 
 def _cell_ids_sql(

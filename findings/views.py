@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 
 from accounts.models import Account, Organization
+from collectors import paging
 from collectors.models import Resource
 from findings import dashboard, explorer, frameworks, suppressions
 from findings.controls import REGISTRY, Control
@@ -206,8 +207,7 @@ def _findings_page(
     if count > explorer.COUNT_CAP and not data.get("q"):
         cells = _findings_cells(data, accounts)
         ids = explorer.cell_ids(rows, cells, _FINDINGS_IN_CELL, offset, limit)
-        by_pk = {f.pk: f for f in _with_badges(findings.filter(pk__in=ids))}
-        found = [by_pk[pk] for pk in ids if pk in by_pk]
+        found = paging.in_order(ids, _with_badges(findings.filter(pk__in=ids)))
     else:
         ordered = _with_badges(rows.order_by(*_FINDINGS_ORDER))
         found = list(ordered[offset : offset + limit])

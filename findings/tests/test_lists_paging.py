@@ -7,6 +7,7 @@ import io
 import pytest
 from django.urls import reverse
 
+from collectors import paging
 from findings import explorer, views
 from findings.tests.factories import (
     CTL_MFA,
@@ -63,7 +64,7 @@ def crowd():
 def small_pages(monkeypatch):
     """A cap of 4 findings, pages of 3, one cell in the first walk (retries)."""
     monkeypatch.setattr(explorer, "COUNT_CAP", 4)
-    monkeypatch.setattr(explorer, "_FIRST_CELLS", 1)
+    monkeypatch.setattr(paging, "FIRST_CELLS", 1)
     monkeypatch.setattr(views, "FINDINGS_PER_PAGE", 3)
 
 
