@@ -14,7 +14,7 @@ import functools
 import hashlib
 import math
 import operator
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -573,21 +573,32 @@ def page_of(
     filter needs it.
     """
     rows = narrowed(findings, form, now)
+
+    def read(count: int, offset: int, limit: int) -> list:
+        if form.sort_key == DEFAULT_SORT and count > COUNT_CAP and not _sparse(form):
+            return _walk(findings, rows, form, offset, limit, now)
+        ordered = (
+            rows.annotate(severity_rank=_severity_rank())
+            .order_by(*ordering(form.sort_key))
+            .select_related("resource", "account")
+        )
+        return list(ordered[offset : offset + limit])
+
+    return capped_page(rows, number, form.per_page, read)
+
+
+def capped_page(
+    rows: QuerySet,
+    number: str | None,
+    per_page: int,
+    read: Callable[[int, int, int], list],
+) -> ExplorerPage:
+    """Page ``number`` of ``rows``, counted exactly up to ``COUNT_CAP``:
+    ``read(count, offset, limit)`` returns its rows (one more than the page,
+    to know whether another follows) in the list's order."""
     count = rows.order_by().values("pk")[: COUNT_CAP + 1].count()
-    per_page = form.per_page
-    number_ = page_number(number, count, per_page)
-    offset = (number_ - 1) * per_page
-    if form.sort_key == DEFAULT_SORT and count > COUNT_CAP and not _sparse(form):
-        found = _walk(findings, rows, form, offset, per_page + 1, now)
-    else:
-        ordered = rows.annotate(severity_rank=_severity_rank()).order_by(
-            *ordering(form.sort_key)
-        )
-        found = list(
-            ordered.select_related("resource", "account")[
-                offset : offset + per_page + 1
-            ]
-        )
+    number_ = _page_number(number, count, per_page)
+    found = read(count, (number_ - 1) * per_page, per_page + 1)
     return ExplorerPage(
         found[:per_page], number_, per_page, count, has_next=len(found) > per_page
     )
@@ -600,7 +611,7 @@ def _sparse(form: ExplorerForm) -> bool:
     return any(data.get(name) for name in ("q", "region", "resource_type"))
 
 
-def page_number(raw: str | None, count: int, per_page: int) -> int:
+def _page_number(raw: str | None, count: int, per_page: int) -> int:
     """As ``Paginator.get_page``: not a number is page 1, past the end the last."""
     try:
         number = int(raw or 1)

@@ -200,24 +200,17 @@ def _findings_page(
     badge is looked up for the page's rows only.
     """
     rows = form.filter(findings)
-    count = rows.order_by().values("pk")[: explorer.COUNT_CAP + 1].count()
-    number = explorer.page_number(request.GET.get("page"), count, FINDINGS_PER_PAGE)
-    offset, limit = (number - 1) * FINDINGS_PER_PAGE, FINDINGS_PER_PAGE + 1
     data = form.cleaned_data if form.is_valid() else {}
-    if count > explorer.COUNT_CAP and not data.get("q"):
-        cells = _findings_cells(data, accounts)
-        ids = explorer.cell_ids(rows, cells, _FINDINGS_IN_CELL, offset, limit)
-        found = paging.in_order(ids, _with_badges(findings.filter(pk__in=ids)))
-    else:
+
+    def read(count: int, offset: int, limit: int) -> list:
+        if count > explorer.COUNT_CAP and not data.get("q"):
+            cells = _findings_cells(data, accounts)
+            ids = explorer.cell_ids(rows, cells, _FINDINGS_IN_CELL, offset, limit)
+            return paging.in_order(ids, _with_badges(findings.filter(pk__in=ids)))
         ordered = _with_badges(rows.order_by(*_FINDINGS_ORDER))
-        found = list(ordered[offset : offset + limit])
-    page = explorer.ExplorerPage(
-        found[:FINDINGS_PER_PAGE],
-        number,
-        FINDINGS_PER_PAGE,
-        count,
-        has_next=len(found) > FINDINGS_PER_PAGE,
-    )
+        return list(ordered[offset : offset + limit])
+
+    page = explorer.capped_page(rows, request.GET.get("page"), FINDINGS_PER_PAGE, read)
     query = request.GET.copy()
     query.pop("page", None)
     filtered = any(
