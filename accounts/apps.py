@@ -8,8 +8,9 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
 
-        from accounts import audit, log_redaction, signin
+        from accounts import audit, log_redaction, signin, statistics
 
         audit.connect_signals()
+        statistics.connect_signals()
         log_redaction.protect_celery_logging()
         user_logged_in.connect(signin.mark_signed_in, dispatch_uid="session_clock")

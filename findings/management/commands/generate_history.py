@@ -28,6 +28,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from accounts import statistics
 from accounts.models import Account, Membership, Organization, Team
 from collectors.base import COLLECTORS, service_for_type
 from collectors.models import GLOBAL_REGION, Resource, Scan, ScanUnit, Snapshot
@@ -278,12 +279,11 @@ def _finish(ids: _Ids) -> None:
                 "SELECT setval(pg_get_serial_sequence(%s, 'id'), %s, false)",
                 [table, value],
             )
-        # The accounts and their teams too: with the statistics of an empty
-        # table, PostgreSQL planned "the user's accounts" as one row and
-        # joined a thousand accounts' findings by nested loop (seconds).
-        scope = [Account, Team.accounts.through, Membership]
-        for table in [*ids.next, *(m._meta.db_table for m in scope)]:
+        for table in ids.next:
             cursor.execute(f"ANALYZE {table}")
+    # The accounts and their teams too, as Parapet does when a team changes:
+    # without them the planner takes the user's thousand accounts for a few.
+    statistics.analyze_scope()
 
 
 class _AccountHistory:
