@@ -27,7 +27,13 @@ from accounts.aws_errors import ErrorKind
 from accounts.models import Account, Organization, account_label
 from collectors.models import GLOBAL_REGION, Scan, ScanUnit
 from findings.controls import REGISTRY, Control
-from findings.models import AccountRollup, ControlRollup, FindingChange, pass_rate
+from findings.models import (
+    AccountRollup,
+    ControlRollup,
+    ControlTotal,
+    FindingChange,
+    pass_rate,
+)
 
 #: Scans whose results count as "now" and as trend points.
 DONE_STATUSES = (Scan.Status.FINISHED, Scan.Status.PARTIAL)
@@ -870,7 +876,9 @@ def _organization_summary(
     summary.sections = section_rows(by_section)
     summary.worst_controls = [
         row
-        for row in control_rows(counts_by(now, "control_id"))
+        for row in control_rows(
+            counts_by(per_control(accounts).filter(scan=scan), "control_id")
+        )
         if row.counts.not_passing
     ][:worst]
     rows = account_rows(counts_by(totals_now, "account_id"))
@@ -893,14 +901,26 @@ def control_summary(
     return _control_counts(control_ids, accounts, current_scan_ids(accounts))
 
 
+def per_control(accounts: QuerySet) -> QuerySet:
+    """Per-control counts over ``accounts``, a row per scan and control to
+    narrow and sum: the organizations' totals (ControlTotal) when ``accounts``
+    holds every account of the organizations it reaches, as for most users;
+    otherwise those accounts' rollups, a row per account as well."""
+    organizations = accounts.values("organization_id")
+    others = Account.objects.filter(organization__in=organizations).exclude(
+        pk__in=accounts.values("pk")
+    )
+    if others.exists():
+        return ControlRollup.objects.filter(account__in=accounts)
+    return ControlTotal.objects.filter(scan__organization__in=organizations)
+
+
 def _control_counts(
     control_ids: Iterable[str], accounts: QuerySet, scan_ids: list[int]
 ) -> dict[str, Counts]:
     return counts_by(
-        ControlRollup.objects.filter(
-            scan_id__in=scan_ids,
-            account__in=accounts,
-            control_id__in=list(control_ids),
+        per_control(accounts).filter(
+            scan_id__in=scan_ids, control_id__in=list(control_ids)
         ),
         "control_id",
     )
@@ -918,10 +938,7 @@ def current_control_counts(accounts: QuerySet) -> dict[str, Counts]:
 
 def _section_counts(accounts: QuerySet, scan_ids: list[int]) -> dict[str, Counts]:
     """Current counts per section over the scans ``scan_ids``."""
-    return counts_by(
-        ControlRollup.objects.filter(scan_id__in=scan_ids, account__in=accounts),
-        "section",
-    )
+    return counts_by(per_control(accounts).filter(scan_id__in=scan_ids), "section")
 
 
 def _control_sparks(
@@ -929,9 +946,7 @@ def _control_sparks(
 ) -> dict[str, list[float | None]]:
     """Per control, its pass rate on each scan day up to ``until``: one query."""
     return daily_rates(
-        ControlRollup.objects.filter(
-            account__in=accounts, control_id__in=list(control_ids)
-        ),
+        per_control(accounts).filter(control_id__in=list(control_ids)),
         "control_id",
         window_start(until, SPARK_DAYS),
     )
@@ -1014,7 +1029,10 @@ def _control_history(
     now = rollups.filter(scan_id__in=[scan.pk for scan in scans])
     rows = account_rows(counts_by(now, "account_id"))
     return ControlHistory(
-        trend(rollups, window_start(until, days)),
+        trend(
+            per_control(accounts).filter(control_id=control_id),
+            window_start(until, days),
+        ),
         with_sparks(rows[:OVERVIEW_ACCOUNTS], until, control_id),
         sum((row.counts for row in rows), Counts()),
         len(rows),

@@ -37,6 +37,7 @@ from findings.models import (
     ROLLUP_COUNTS,
     AccountRollup,
     ControlRollup,
+    ControlTotal,
     Finding,
     FindingChange,
 )
@@ -167,8 +168,9 @@ class Command(BaseCommand):
         plan = self._plan(opts)
         accounts = self._accounts(plan.organization, opts["accounts"], opts["user"])
         fast = _skip_foreign_key_triggers()
-        # With triggers on, PostgreSQL sums the rollups into AccountRollup
-        # itself (migration 0008); with them off, the totals are ours to write.
+        # With triggers on, PostgreSQL sums the rollups into AccountRollup and
+        # ControlTotal itself (migrations 0008, 0009); with them off, the
+        # totals are ours to write.
         loaded = [Resource, Snapshot, Finding, FindingChange, ControlRollup, ScanUnit]
         loaded += [AccountRollup] if fast else []
         ids = _Ids.above_existing([m._meta.db_table for m in loaded])
@@ -186,6 +188,13 @@ class Command(BaseCommand):
                     written[copy.table] += copy.flush(cursor)
             if opts["verbosity"] > 1:
                 self.stdout.write(f"  account {index + 1}/{len(accounts)}")
+        with connection.cursor() as cursor:
+            if fast:  # the per-control totals too, in one pass
+                cursor.execute(
+                    "SELECT findings_sum_control_totals(%s)",
+                    [[scan.pk for scan in plan.scans]],
+                )
+            cursor.execute(f"ANALYZE {ControlTotal._meta.db_table}")
         _finish(ids)
         # Unit counters, as the end of a scan writes them (after _finish's
         # ANALYZE, for a sensible plan): the scans pages read them.
