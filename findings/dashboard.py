@@ -801,6 +801,21 @@ def account_table(
     accounts = accounts.filter(organization=organization)
     scan = latest_scan(organization)
     if scan is None:
+        return _account_table(accounts, scan, control_id)
+    key = cache_key(
+        "account-table",
+        rollup_version(),
+        _scan_key(scan),
+        scope_fingerprint(accounts),
+        control_id,
+    )
+    return cached(key, lambda: _account_table(accounts, scan, control_id))
+
+
+def _account_table(
+    accounts: QuerySet, scan: Scan | None, control_id: str | None
+) -> list[tuple[int, Counts]]:
+    if scan is None:
         by_account = {}
     elif control_id:
         by_account = counts_by(
@@ -833,7 +848,20 @@ def account_page(
     ranked = list(ranked)
     accounts = Account.objects.in_bulk([pk for pk, _counts in ranked])
     rows = [AccountRow(accounts[pk], counts) for pk, counts in ranked if pk in accounts]
-    return with_sparks(rows, until, control_id) if until else rows
+    if not until:
+        return rows
+    # An account's sparkline is the same whoever sees it: cached per page of
+    # accounts until a rollup is written.
+    pks = [row.account.pk for row in rows]
+    key = cache_key("sparks", rollup_version(), until, control_id, pks)
+    sparks = cached(key, lambda: _sparks_of(with_sparks(rows, until, control_id)))
+    for row in rows:
+        row.spark = sparks.get(row.account.pk, [])
+    return rows
+
+
+def _sparks_of(rows: list[AccountRow]) -> dict[int, list[float | None]]:
+    return {row.account.pk: row.spark for row in rows}
 
 
 def warm(organization: Organization) -> int:
