@@ -56,6 +56,11 @@ class FindingFilterForm(forms.Form):
             self.fields["account"].queryset = accounts
             self.fields["account"].widget.choices = account_choices(accounts)
 
+    @property
+    def account_pks(self) -> list[int]:
+        """The account select's accounts, in its order (by name): no query."""
+        return [pk for pk, _label in self.fields["account"].widget.choices if pk != ""]
+
     def filter(self, findings: QuerySet) -> QuerySet:
         """Not passing findings narrowed by the valid filters (invalid: ignored)."""
         statuses = ["FAIL", "ERROR"]

@@ -43,6 +43,7 @@ def explorer(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "page": page,
+        "explorer_rows": filters.rows_html(page.object_list),
         "cap": filters.COUNT_CAP,
         "query": without_page.urlencode(),
         "chips": filters.chips(form, query),
