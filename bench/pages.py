@@ -24,6 +24,7 @@ from bench import rss
 from bench.report import Row, megabytes, ratio, seconds
 from bench.scale import Scale
 from collectors.models import Resource, Scan, Snapshot
+from config import warmup
 from findings import frameworks, sections
 from findings.controls import REGISTRY
 from findings.models import Suppression, SuppressionEvent
@@ -191,6 +192,9 @@ def _percentile(values: list[float], share: float) -> float:
 
 @override_settings(ROOT_URLCONF="bench.urls", ALLOWED_HOSTS=["testserver"])
 def dashboard(scale: Scale) -> list[Row]:
+    # As a web process starts (config/wsgi.py): views and templates loaded,
+    # then frozen out of the garbage collector's full collections.
+    warmup.prepare()
     client = _client()
     bare, *todo = pages()
     times: dict[str, list[float]] = {p.name: [] for p in todo}

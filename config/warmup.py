@@ -1,0 +1,28 @@
+"""Start-up of a web process: load what requests would load on first use,
+then keep it out of the garbage collector's way.
+
+Once its URLs, views and templates are loaded a web process holds about
+140,000 objects, and a full collection walks all of them: 100 to 250 ms on
+a shared 2-core machine. One landed on a request every few dozen, and those
+were the slowest requests of every page (figure 5 of ``make bench``).
+``gc.freeze()`` moves what exists after start-up to a permanent generation
+that collections skip; what requests create is collected as before.
+"""
+
+import gc
+
+from django.conf import settings
+from django.template.loader import get_template
+from django.urls import get_resolver
+
+
+def prepare() -> int:
+    """Import every view, compile every template of ``templates/``, then
+    freeze; the number of objects frozen."""
+    get_resolver().url_patterns  # noqa: B018 - imports the views' modules
+    root = settings.BASE_DIR / "templates"
+    for path in sorted(root.rglob("*.html")):
+        get_template(path.relative_to(root).as_posix())
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
