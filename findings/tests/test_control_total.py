@@ -8,6 +8,8 @@ recount, the history generator's COPY) and compare with sums computed here.
 Pages read them only for a user who sees whole organizations.
 """
 
+import io
+
 import pytest
 from django.core.management import call_command
 from django.db.models import Count, Sum
@@ -15,6 +17,7 @@ from django.db.models import Count, Sum
 from accounts.models import Account
 from collectors.models import Scan
 from findings import dashboard
+from findings.engine import evaluate_scan
 from findings.management.commands import generate_history
 from findings.models import ROLLUP_COUNTS, ControlRollup, ControlTotal
 from findings.suppressions import recount_current
@@ -124,8 +127,6 @@ def test_the_engine_and_an_exception_recount_keep_the_totals(scanned):
 
 
 def test_the_engine_rerun_changes_nothing(scanned):
-    from findings.engine import evaluate_scan
-
     scan, _payments, _data = scanned
     before = totals()
     evaluate_scan(scan)
@@ -136,16 +137,13 @@ def test_the_engine_rerun_changes_nothing(scanned):
 def test_generated_history_has_the_totals_of_its_rollups(monkeypatch, triggers_on):
     if triggers_on:
         monkeypatch.setattr(generate_history, "_skip_foreign_key_triggers", bool)
-    call_command("generate_history", accounts=2, resources=60, days=3, stdout=_Null())
+    call_command(
+        "generate_history", accounts=2, resources=60, days=3, stdout=io.StringIO()
+    )
     assert Scan.objects.count() == 3
     assert totals() == sums_of_rollups()
     # Controls with resources in both accounts sum both.
     assert 2 in {n for _section, n, *_counts in totals().values()}
-
-
-class _Null:
-    def write(self, text: str) -> None:
-        pass
 
 
 def test_figures_of_a_whole_organization_come_from_the_totals(scanned):
