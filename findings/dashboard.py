@@ -535,13 +535,24 @@ def with_sparks(
     """``rows`` with each account's daily pass rate over SPARK_DAYS to
     ``until``: over all its controls, or over ``control_id`` only."""
     pks = [row.account.pk for row in rows]
-    sparks = daily_rates(
+    return _set_sparks(rows, _spark_rates(pks, until, control_id))
+
+
+def _spark_rates(
+    pks: list[int], until: datetime, control_id: str | None
+) -> dict[int, list[float | None]]:
+    return daily_rates(
         ControlRollup.objects.filter(account__in=pks, control_id=control_id)
         if control_id
         else AccountRollup.objects.filter(account__in=pks),
         "account_id",
         window_start(until, SPARK_DAYS),
     )
+
+
+def _set_sparks(
+    rows: list[AccountRow], sparks: dict[int, list[float | None]]
+) -> list[AccountRow]:
     for row in rows:
         row.spark = sparks.get(row.account.pk, [])
     return rows
@@ -854,14 +865,7 @@ def account_page(
     # accounts until a rollup is written.
     pks = [row.account.pk for row in rows]
     key = cache_key("sparks", rollup_version(), until, control_id, pks)
-    sparks = cached(key, lambda: _sparks_of(with_sparks(rows, until, control_id)))
-    for row in rows:
-        row.spark = sparks.get(row.account.pk, [])
-    return rows
-
-
-def _sparks_of(rows: list[AccountRow]) -> dict[int, list[float | None]]:
-    return {row.account.pk: row.spark for row in rows}
+    return _set_sparks(rows, cached(key, lambda: _spark_rates(pks, until, control_id)))
 
 
 def warm(organization: Organization) -> int:
@@ -926,7 +930,9 @@ def control_summary(
     control_ids: Iterable[str], accounts: QuerySet
 ) -> dict[str, Counts]:
     """Current counts per control over every organization's latest scan."""
-    return _control_counts(control_ids, accounts, current_scan_ids(accounts))
+    return _control_counts(
+        per_control(accounts), control_ids, current_scan_ids(accounts)
+    )
 
 
 def per_control(accounts: QuerySet) -> QuerySet:
@@ -944,12 +950,12 @@ def per_control(accounts: QuerySet) -> QuerySet:
 
 
 def _control_counts(
-    control_ids: Iterable[str], accounts: QuerySet, scan_ids: list[int]
+    rows: QuerySet, control_ids: Iterable[str], scan_ids: list[int]
 ) -> dict[str, Counts]:
+    """Per control of ``control_ids``, the ``per_control`` ``rows`` of the
+    scans ``scan_ids`` summed."""
     return counts_by(
-        per_control(accounts).filter(
-            scan_id__in=scan_ids, control_id__in=list(control_ids)
-        ),
+        rows.filter(scan_id__in=scan_ids, control_id__in=list(control_ids)),
         "control_id",
     )
 
@@ -960,21 +966,24 @@ def current_control_counts(accounts: QuerySet) -> dict[str, Counts]:
     return _cached_current(
         "control-counts",
         accounts,
-        lambda scans: _control_counts(REGISTRY, accounts, [s.pk for s in scans]),
+        lambda scans: _control_counts(
+            per_control(accounts), REGISTRY, [s.pk for s in scans]
+        ),
     )
 
 
-def _section_counts(accounts: QuerySet, scan_ids: list[int]) -> dict[str, Counts]:
-    """Current counts per section over the scans ``scan_ids``."""
-    return counts_by(per_control(accounts).filter(scan_id__in=scan_ids), "section")
+def _section_counts(rows: QuerySet, scan_ids: list[int]) -> dict[str, Counts]:
+    """Per section, the ``per_control`` ``rows`` of the scans ``scan_ids``."""
+    return counts_by(rows.filter(scan_id__in=scan_ids), "section")
 
 
 def _control_sparks(
-    control_ids: Iterable[str], accounts: QuerySet, until: datetime
+    rows: QuerySet, control_ids: Iterable[str], until: datetime
 ) -> dict[str, list[float | None]]:
-    """Per control, its pass rate on each scan day up to ``until``: one query."""
+    """Per control, its pass rate on each scan day up to ``until`` from the
+    ``per_control`` ``rows``: one query."""
     return daily_rates(
-        per_control(accounts).filter(control_id__in=list(control_ids)),
+        rows.filter(control_id__in=list(control_ids)),
         "control_id",
         window_start(until, SPARK_DAYS),
     )
@@ -1024,12 +1033,13 @@ def section_figures(control_ids: list[str], accounts: QuerySet) -> SectionFigure
 
     def compute(scans: list[Scan]) -> SectionFigures:
         ids = [scan.pk for scan in scans]
+        rows = per_control(accounts)  # one look at the scope for the three
         return SectionFigures(
-            _control_counts(control_ids, accounts, ids),
-            _control_sparks(control_ids, accounts, max(s.started_at for s in scans))
+            _control_counts(rows, control_ids, ids),
+            _control_sparks(rows, control_ids, max(s.started_at for s in scans))
             if scans and control_ids
             else {},
-            _section_counts(accounts, ids),
+            _section_counts(rows, ids),
             _out_of_scope(scans),
         )
 
