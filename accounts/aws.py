@@ -4,12 +4,15 @@ Credentials live only in this process's memory. Nothing here logs, stores or
 returns a secret in text form; callers get boto3 sessions.
 """
 
+import contextlib
 import functools
 import os
 import re
 import threading
 import time
 import weakref
+from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,6 +28,7 @@ from botocore.credentials import (
     CredentialResolver,
     RefreshableCredentials,
 )
+from botocore.exceptions import DataNotFoundError
 from botocore.loaders import Loader, create_loader
 from django.conf import settings
 
@@ -108,6 +112,25 @@ def new_session(
     return boto3.Session(botocore_session=core, **kwargs)
 
 
+#: What making a client and paginating read from botocore's data, per service.
+_MODEL_KINDS = ("service-2", "endpoint-rule-set-1", "paginators-1")
+
+
+def preload(services: Iterable[str]) -> None:
+    """Parse the botocore models of ``services`` into the shared loader now.
+
+    Reading EC2's model alone takes a fifth of a second. A Celery worker
+    preloads before forking its pool, so its processes share one parsed copy
+    (copy-on-write) instead of each parsing its own on its first units.
+    """
+    new_session()  # the shared loader
+    for service in services:
+        for kind in _MODEL_KINDS:
+            # A service without paginators has no such file.
+            with contextlib.suppress(DataNotFoundError):
+                _loader.load_service_model(service, kind)
+
+
 def max_attempts() -> int:
     """Attempts per call, the first included."""
     if settings.PARAPET_AWS_MAX_ATTEMPTS:
@@ -134,10 +157,13 @@ def base_session(region: str = DEFAULT_REGION) -> boto3.Session:
     return new_session(region_name=region)
 
 
-# Clients of each live session, by (service, region), for the sessions that
-# share theirs (share_clients).
-_clients: weakref.WeakKeyDictionary[boto3.Session, dict[tuple[str, str], BaseClient]]
-_clients = weakref.WeakKeyDictionary()
+# Clients of the sessions that share theirs (share_clients), by (session,
+# service, region), least recently used first. Bounded: a scan makes a client
+# per account, region and service (0.4 MB each, thousands per scan), and
+# nearly all are used by one unit; the units that share one (ec2, vpc and
+# DescribeRegions all ask EC2 in one account and region) run close together.
+SHARED_CLIENTS = 256
+_clients: OrderedDict[tuple[weakref.ref, str, str], BaseClient] = OrderedDict()
 _sharing: weakref.WeakSet[boto3.Session] = weakref.WeakSet()
 _clients_lock = threading.Lock()
 
@@ -156,35 +182,40 @@ def share_clients(session: boto3.Session) -> boto3.Session:
 
 def shared_client(session: boto3.Session, service: str, region: str) -> BaseClient:
     """``make_client(session, service, region)``, made once per session that
-    shares its clients (``share_clients``).
+    shares its clients (``share_clients``) while it is among the
+    ``SHARED_CLIENTS`` clients used last.
 
-    Making a client costs 15-90 ms of CPU (botocore builds a class with a
-    method per operation: EC2 has 700), more than most units spend on their
-    calls, and several units of one account and region use the same client
-    (ec2, vpc and autoscaling all ask EC2). botocore clients are thread-safe,
-    so the threads of a process share them; they go with their session
-    (``assume_role`` keeps one per role and scan).
+    Making a client costs 3-90 ms of CPU (botocore builds a class with a
+    method per operation: EC2 has 700), more than many units spend on their
+    calls. botocore clients are thread-safe, so the threads of a process
+    share them.
     """
-    key = (service, region)
+    key = (weakref.ref(session), service, region)
     with _clients_lock:
         sharing = session in _sharing
-        found = _clients.get(session, {}).get(key) if sharing else None
-    if found is not None:
-        return found
+        found = _clients.get(key) if sharing else None
+        if found is not None:
+            _clients.move_to_end(key)
+            return found
     # Made outside the lock (it is slow); a thread that lost the race uses
     # the first one made.
     client = make_client(session, service, region)
     if not sharing:
         return client
     with _clients_lock:
-        return _clients.setdefault(session, {}).setdefault(key, client)
+        client = _clients.setdefault(key, client)
+        _clients.move_to_end(key)
+        while len(_clients) > SHARED_CLIENTS:
+            _clients.popitem(last=False)
+        return client
 
 
 def forget_clients(session: boto3.Session) -> None:
     """Drop the session's shared clients: the next ones are made afresh, with
     the event handlers registered on the session since (tests deny calls so)."""
     with _clients_lock:
-        _clients.pop(session, None)
+        for key in [k for k in _clients if k[0]() is session]:
+            del _clients[key]
 
 
 def make_client(session: boto3.Session, service: str, region: str) -> BaseClient:

@@ -215,6 +215,19 @@ def _counted(
 
 COLLECTORS: dict[str, type[Collector]] = {}
 
+#: The botocore services the collectors make clients of (``Collector.client``):
+#: what a worker parses before it forks its pool (``config.warmup``). A test
+#: keeps it in step with the collectors' code.
+CLIENT_SERVICES = (
+    *("accessanalyzer", "account", "acm", "autoscaling", "backup", "cloudfront"),
+    *("cloudsearch", "cloudtrail", "cloudwatch", "config", "datapipeline", "dax"),
+    *("dynamodb", "ec2", "elasticache", "elb", "elbv2", "emr", "events"),
+    *("guardduty", "iam", "kinesis", "kms", "logs", "macie2", "opensearch"),
+    *("organizations", "rds", "redshift", "route53", "route53domains", "s3"),
+    *("s3control", "secretsmanager", "securityhub", "ses", "sns", "sqs", "ssm"),
+    *("sso-admin", "stepfunctions", "support", "wafv2", "workspaces"),
+)
+
 
 def register(cls: type[Collector]) -> type[Collector]:
     if cls.service in COLLECTORS:

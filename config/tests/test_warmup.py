@@ -1,7 +1,10 @@
 """A web process starts with its views and templates loaded and frozen, so
-full garbage collections during requests skip them (config/warmup.py)."""
+full garbage collections during requests skip them; a Celery worker parses
+the collectors' botocore models before it forks (config/warmup.py)."""
 
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -34,3 +37,51 @@ def test_the_wsgi_application_starts_warm_and_frozen():
     assert tracked < 5_000
     # ...including every page's templates, compiled once.
     assert templates >= len(list((ROOT / "templates").rglob("*.html")))
+
+
+WORKER_PROBE = """
+import gc, json
+import django
+django.setup()
+from celery import signals
+from config.celery import app
+from accounts import aws
+from collectors.base import CLIENT_SERVICES
+signals.worker_init.send(sender=None)
+cached = aws._loader._cache
+print(json.dumps({
+    "frozen": gc.get_freeze_count(),
+    "parsed": sorted(key[1] for key in cached if key[0] == "load_service_model"
+                     and key[2] == "service-2"),
+    "services": sorted(CLIENT_SERVICES),
+}))
+"""
+
+
+def test_a_worker_parses_the_collectors_models_before_it_forks():
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    done = subprocess.run(
+        [sys.executable, "-c", WORKER_PROBE],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["parsed"] == found["services"]
+    assert found["frozen"] > 100_000  # the models with the rest, for every child
+
+
+def test_every_client_the_collectors_make_is_preloaded():
+    """CLIENT_SERVICES names each service ``client("…")`` is asked for."""
+    from collectors.base import CLIENT_SERVICES
+
+    code = "".join(
+        path.read_text()
+        for path in (ROOT / "collectors").rglob("*.py")
+        if "tests" not in path.parts
+    )
+    asked = set(re.findall(r'client\(\s*"([a-z0-9-]+)"', code))
+    assert asked == set(CLIENT_SERVICES)
