@@ -8,7 +8,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -227,20 +226,47 @@ def dispatch_units(scan_id: int, unit_ids: list[int]) -> None:
 
 
 def run_units_in_process(unit_ids: list[int]) -> None:
+    """The units on ``PARAPET_INPROCESS_CONCURRENCY`` threads, in order.
+
+    Each thread keeps its database connection from unit to unit, as a pool
+    process does (opening one per unit cost more than the unit's queries),
+    and closes it when the units run out. Every unit is run whatever another
+    raised; the first error is raised after.
+    """
     workers = settings.PARAPET_INPROCESS_CONCURRENCY
     if workers <= 1:
         for pk in unit_ids:
             run_unit(pk)
         return
+    queue = iter(unit_ids)
+    taking = threading.Lock()
+    errors: list[BaseException] = []
 
-    def run(pk: int) -> None:
+    def work() -> None:
         try:
-            run_unit(pk)
+            while True:
+                with taking:
+                    pk = next(queue, None)
+                if pk is None:
+                    return
+                db.close_old_connections()  # past CONN_MAX_AGE, or broken
+                try:
+                    run_unit(pk)
+                except Exception as exc:
+                    errors.append(exc)
         finally:
             db.connections.close_all()  # this thread's connection
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="unit") as pool:
-        list(pool.map(run, unit_ids))
+    threads = [
+        threading.Thread(target=work, name=f"unit-{n}", daemon=True)
+        for n in range(min(workers, len(unit_ids)))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
 
 
 @dataclass

@@ -249,17 +249,39 @@ def test_error_classification_without_secrets():
 
 @pytest.mark.django_db(transaction=True)
 def test_units_run_on_threads_without_a_broker(moto_org, settings):
-    """Without Redis a scan's units run on a thread pool of the process."""
-    settings.PARAPET_INPROCESS_CONCURRENCY = 4
+    """Without Redis a scan's units run on threads of the process, each
+    thread with one database connection for all its units, closed after."""
+    from django.db.backends.signals import connection_created
+
+    settings.PARAPET_INPROCESS_CONCURRENCY = 2
     s3 = member_session(moto_org.member_ids[0]).client("s3")
     s3.create_bucket(Bucket="threaded-scan-bucket")
+    opened = []
 
-    scan = pipeline.plan_scan(moto_org, services=["s3", "iam"])  # autocommit
+    def count(sender, connection, **kwargs):
+        opened.append(connection)
+
+    def backends() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                "current_database() AND pid <> pg_backend_pid()"
+            )
+            return cursor.fetchone()[0]
+
+    before = backends()
+    connection_created.connect(count)
+    try:
+        scan = pipeline.plan_scan(moto_org, services=["s3", "iam"])  # autocommit
+    finally:
+        connection_created.disconnect(count)
     scan.refresh_from_db()
 
     assert scan.status == Scan.Status.FINISHED
     assert scan.units.filter(status=ScanUnit.Status.OK).count() == 6
     assert Finding.objects.filter(resource__resource_id="threaded-scan-bucket").exists()
+    assert len(opened) == 2  # six units, two threads
+    assert backends() == before
 
 
 def test_a_finished_scan_warms_the_overview_of_each_set_of_accounts(
