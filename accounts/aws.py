@@ -11,7 +11,6 @@ import re
 import threading
 import time
 import weakref
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -157,13 +156,10 @@ def base_session(region: str = DEFAULT_REGION) -> boto3.Session:
     return new_session(region_name=region)
 
 
-# Clients of the sessions that share theirs (share_clients), by (session,
-# service, region), least recently used first. Bounded: a scan makes a client
-# per account, region and service (0.4 MB each, thousands per scan), and
-# nearly all are used by one unit; the units that share one (ec2, vpc and
-# DescribeRegions all ask EC2 in one account and region) run close together.
-SHARED_CLIENTS = 256
-_clients: OrderedDict[tuple[weakref.ref, str, str], BaseClient] = OrderedDict()
+# Clients of each live session, by (service, region), for the sessions that
+# share theirs (share_clients).
+_clients: weakref.WeakKeyDictionary[boto3.Session, dict[tuple[str, str], BaseClient]]
+_clients = weakref.WeakKeyDictionary()
 _sharing: weakref.WeakSet[boto3.Session] = weakref.WeakSet()
 _clients_lock = threading.Lock()
 
@@ -182,40 +178,35 @@ def share_clients(session: boto3.Session) -> boto3.Session:
 
 def shared_client(session: boto3.Session, service: str, region: str) -> BaseClient:
     """``make_client(session, service, region)``, made once per session that
-    shares its clients (``share_clients``) while it is among the
-    ``SHARED_CLIENTS`` clients used last.
+    shares its clients (``share_clients``).
 
-    Making a client costs 3-90 ms of CPU (botocore builds a class with a
-    method per operation: EC2 has 700), more than many units spend on their
-    calls. botocore clients are thread-safe, so the threads of a process
-    share them.
+    Making a client costs 15-90 ms of CPU (botocore builds a class with a
+    method per operation: EC2 has 700), more than most units spend on their
+    calls, and several units of one account and region use the same client
+    (ec2, vpc and autoscaling all ask EC2). botocore clients are thread-safe,
+    so the threads of a process share them; they go with their session
+    (``assume_role`` keeps one per role and scan).
     """
-    key = (weakref.ref(session), service, region)
+    key = (service, region)
     with _clients_lock:
         sharing = session in _sharing
-        found = _clients.get(key) if sharing else None
-        if found is not None:
-            _clients.move_to_end(key)
-            return found
+        found = _clients.get(session, {}).get(key) if sharing else None
+    if found is not None:
+        return found
     # Made outside the lock (it is slow); a thread that lost the race uses
     # the first one made.
     client = make_client(session, service, region)
     if not sharing:
         return client
     with _clients_lock:
-        client = _clients.setdefault(key, client)
-        _clients.move_to_end(key)
-        while len(_clients) > SHARED_CLIENTS:
-            _clients.popitem(last=False)
-        return client
+        return _clients.setdefault(session, {}).setdefault(key, client)
 
 
 def forget_clients(session: boto3.Session) -> None:
     """Drop the session's shared clients: the next ones are made afresh, with
     the event handlers registered on the session since (tests deny calls so)."""
     with _clients_lock:
-        for key in [k for k in _clients if k[0]() is session]:
-            del _clients[key]
+        _clients.pop(session, None)
 
 
 def make_client(session: boto3.Session, service: str, region: str) -> BaseClient:

@@ -286,6 +286,13 @@ CELERY_TASK_ROUTES = {
 }
 # Pool processes of a worker (its --concurrency wins); 0: one per core.
 CELERY_WORKER_CONCURRENCY = env_int("PARAPET_WORKER_CONCURRENCY", 0, minimum=0) or None
+# A pool process keeps the AWS clients of every account session it used in
+# the last hour (a scan of 50 accounts x 3 regions made 4,500, 0.4 MB each):
+# one past this resident size is replaced after its task, by a fork of the
+# worker that has botocore's models parsed already (config/warmup.py). MB;
+# 0: never.
+_worker_memory_mb = env_int("PARAPET_WORKER_MAX_MEMORY_MB", 1024, minimum=0)
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = _worker_memory_mb * 1024 or None  # KiB
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # A unit whose worker has not sent a heartbeat for this many seconds is marked
 # failed ("worker stopped responding") by the reaper every 5 minutes; a

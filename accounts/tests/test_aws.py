@@ -121,23 +121,6 @@ def test_idle_sessions_leave_the_cache(aws, settings):
     assert _member_session() is not old
 
 
-def test_a_worker_keeps_only_the_clients_used_last(aws, monkeypatch):
-    """Clients are shared while recently used, and a scan of many accounts
-    does not keep one per account, region and service (0.4 MB each)."""
-    monkeypatch.setattr(sessions, "SHARED_CLIENTS", 3)
-    first = _member_session()
-    other = sessions.assume_role(ROLE, external_id="ext", session_name="parapet-scan-2")
-    ec2 = sessions.shared_client(first, "ec2", "us-east-1")
-    assert sessions.shared_client(first, "ec2", "us-east-1") is ec2
-    assert sessions.shared_client(other, "ec2", "us-east-1") is not ec2
-
-    for region in ("eu-west-1", "eu-west-2", "eu-west-3"):
-        sessions.shared_client(other, "ec2", region)
-
-    assert len(sessions._clients) == 3
-    assert sessions.shared_client(first, "ec2", "us-east-1") is not ec2
-
-
 def test_max_attempts_counts_attempts_not_retries(aws, settings):
     settings.PARAPET_AWS_MAX_ATTEMPTS = 3
 

@@ -50,6 +50,7 @@ def test_database_url_forms():
     ("variable", "value"),
     [
         ("PARAPET_AWS_MAX_ATTEMPTS", "lots"),
+        ("PARAPET_WORKER_MAX_MEMORY_MB", "1GB"),
         ("PARAPET_HTTPS", "perhaps"),
         ("PARAPET_ENV", "staging"),
         ("DATABASE_URL", "sqlite:///x.db"),
