@@ -9,13 +9,31 @@ whole list. The scan page's units, and the findings explorer, control and
 account lists, read their pages this way.
 """
 
-from collections.abc import Callable, Iterable
+import math
+from collections.abc import Callable, Iterable, Sequence
+from itertools import islice, product
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
 
 #: Cells read by the first try; eight times more on each retry.
 FIRST_CELLS = 8
+
+
+class Cells:
+    """The cells of a walk: every combination of the ``axes``' values, the
+    first axis outermost, made only as far as the walk reads them. A thousand
+    accounts × statuses × severities is tens of thousands of cells; most
+    pages read eight."""
+
+    def __init__(self, *axes: Sequence) -> None:
+        self.axes = axes
+
+    def __len__(self) -> int:
+        return math.prod(len(axis) for axis in self.axes)
+
+    def first(self, size: int) -> list[tuple]:
+        return list(islice(product(*self.axes), size))
 
 
 def walk_ids(

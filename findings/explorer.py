@@ -720,7 +720,7 @@ def _page_number(raw: str | None, count: int, per_page: int) -> int:
     return max(1, number)
 
 
-def _cells(form: ExplorerForm) -> list[tuple[str, int, int]]:
+def _cells(form: ExplorerForm) -> paging.Cells:
     """(status, severity rank, account) in the default order's leading keys.
 
     Accounts come in the form's order (name, account id: the same columns and
@@ -736,7 +736,7 @@ def _cells(form: ExplorerForm) -> list[tuple[str, int, int]]:
         pk for pk in form.accounts if not data.get("account") or pk == data["account"]
     ]
     ranks = [*sorted(_ranked_controls(), reverse=True), 0]
-    return [(s, r, a) for s in statuses for r in ranks for a in accounts]
+    return paging.Cells(statuses, ranks, accounts)
 
 
 @functools.cache
@@ -759,7 +759,9 @@ def _walk(
     first cells only (eight times more on each retry until the page is full)."""
     cells = _cells(form)
     ids = paging.walk_ids(
-        lambda size: _walk_ids(rows, cells[:size], offset, limit), len(cells), limit
+        lambda size: _walk_ids(rows, cells.first(size), offset, limit),
+        len(cells),
+        limit,
     )
     # The ids come in the page's order: the rows are put back in it here,
     # rather than sorted again in SQL by the severity of every control. They
@@ -844,7 +846,7 @@ def _walk_ids(
 
 def cell_ids(
     rows: QuerySet,
-    cells: list[tuple[str, int]],
+    cells: paging.Cells,
     in_cell: tuple[str, ...],
     offset: int,
     limit: int,
@@ -858,7 +860,7 @@ def cell_ids(
     cells only, each retry eight times as many until the page is full.
     """
     return paging.walk_ids(
-        lambda size: _cell_ids_sql(rows, cells[:size], in_cell, offset, limit),
+        lambda size: _cell_ids_sql(rows, cells.first(size), in_cell, offset, limit),
         len(cells),
         limit,
     )

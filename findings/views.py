@@ -317,14 +317,14 @@ def _exception_badge(user, finding: Finding, routes: SimpleNamespace) -> str:
     return ""
 
 
-def _findings_cells(data: dict, account_pks: list[int]) -> list[tuple[str, int]]:
+def _findings_cells(data: dict, account_pks: list[int]) -> paging.Cells:
     """(status, account) in ``_FINDINGS_ORDER``'s leading keys: the statuses
     ``FindingFilterForm.filter`` keeps (failing and erroring unless one is
     chosen), failing first; the accounts (or the one chosen) by name."""
     statuses = [data["status"]] if data.get("status") else ["FAIL", "ERROR"]
     if data.get("account"):
         account_pks = [data["account"].pk]
-    return [(status, pk) for status in statuses for pk in account_pks]
+    return paging.Cells(statuses, account_pks)
 
 
 def _with_badges(findings: QuerySet) -> QuerySet:

@@ -210,3 +210,13 @@ def test_the_walk_passes_accounts_without_rows(client, crowd, small_pages):
     assert shown == expected
     assert shown == [f"payments-prod/late-{n}:{CTL_MFA}:FAIL" for n in range(6)]
     assert "more than 4 findings" in responses[0].content.decode()
+
+
+def test_cells_are_made_only_as_far_as_the_walk_reads():
+    """Statuses × severities × a thousand accounts, first axis outermost."""
+    cells = paging.Cells(["FAIL", "ERROR"], [4, 3], list(range(1000)))
+
+    assert len(cells) == 4000
+    assert cells.first(2) == [("FAIL", 4, 0), ("FAIL", 4, 1)]
+    assert cells.first(1001)[-1] == ("FAIL", 3, 0)
+    assert cells.first(5000)[-1] == ("ERROR", 3, 999)
