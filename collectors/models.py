@@ -292,7 +292,12 @@ UNIT_COUNTERS = {
 
 
 class Resource(models.Model):
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: ``resource_identity`` leads with the account. A
+    # second one cost every insert a write, and misled the snapshot store's
+    # lookups into reading an account's every resource per key.
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     service = models.CharField(max_length=40)
     # The region of the unit that collects it (GLOBAL_REGION for global
     # services); deletion is decided per unit.

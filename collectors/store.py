@@ -212,24 +212,29 @@ def _lock(
 
     The row locks serialise two deliveries of a unit and the retention sweep
     (which skips locked resources rather than prune one being revived). Taken
-    in primary-key order, so two writers of overlapping batches cannot
-    deadlock.
+    in key order, so two writers of overlapping batches cannot deadlock.
+
+    Each key is looked up on its own (a LATERAL subquery, which PostgreSQL
+    does not flatten because it locks), so a batch costs its keys' index
+    probes whatever the statistics say. Joined instead, a table whose
+    statistics predate an account's first scan was hashed whole for every
+    batch: 150,000 rows, 110 ms per batch of 500.
     """
     if not keys:
         return {}
-    regions, types, ids = (list(column) for column in zip(*keys, strict=True))
+    regions, types, ids = (list(column) for column in zip(*sorted(keys), strict=True))
     cursor.execute(
         f"""
         SELECT r.id, r.region, r.resource_type, r.resource_id, r.arn, r.name,
                r.deleted_at IS NOT NULL, r.current_snapshot_id, s.sha256
-        FROM {_RESOURCE} r
-        JOIN unnest(%s::text[], %s::text[], %s::text[]) AS k(region, type, id)
-          ON r.region = k.region AND r.resource_type = k.type
-             AND r.resource_id = k.id
+        FROM unnest(%s::text[], %s::text[], %s::text[]) AS k(region, type, id)
+        CROSS JOIN LATERAL (
+            SELECT * FROM {_RESOURCE} r
+            WHERE r.account_id = %s AND r.region = k.region
+              AND r.resource_type = k.type AND r.resource_id = k.id
+            FOR UPDATE
+        ) r
         LEFT JOIN {_SNAPSHOT} s ON s.id = r.current_snapshot_id
-        WHERE r.account_id = %s
-        ORDER BY r.id
-        FOR UPDATE OF r
         """,  # noqa: S608 (table names from the models' meta)
         [regions, types, ids, account_id],
     )

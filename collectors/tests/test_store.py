@@ -255,3 +255,33 @@ def test_statements_per_batch_do_not_grow_with_its_records(
     assert result.snapshots_written == 120
     assert Snapshot.objects.filter(valid_to__isnull=True).count() == 120
     assert Snapshot.objects.count() == 240
+
+
+def test_known_resources_are_looked_up_by_key_whatever_the_statistics(units):
+    """A batch probes the identity index once per record, never reads the
+    whole account: an account's first scan fills the table after its
+    statistics were taken (here, never analyzed at all)."""
+    from django.test.utils import CaptureQueriesContext
+
+    first, second = units
+    store_records(first, (bucket(f"b-{n:05d}") for n in range(3000)), T1)
+    with CaptureQueriesContext(connection) as captured:
+        result = store_records(second, [bucket("b-00042"), bucket("b-02999")], T2)
+    assert result.snapshots_written == 0
+
+    (lock,) = [q["sql"] for q in captured if "FOR UPDATE" in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + lock)
+        plan = cursor.fetchone()[0]
+    scans = []
+
+    def walk(node: dict) -> None:
+        if node.get("Relation Name") == Resource._meta.db_table:
+            scans.append(
+                (node["Node Type"], node.get("Index Name"), node["Actual Rows"])
+            )
+        for child in node.get("Plans", ()):
+            walk(child)
+
+    walk(plan[0]["Plan"])
+    assert scans == [("Index Scan", "resource_identity", 1)]
