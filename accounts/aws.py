@@ -99,16 +99,20 @@ def new_session(
     EC2) again; a scan creates a session per account. ``credentials``: use
     these instead of the standard credential chain.
     """
-    global _loader
-    if _loader is None:
-        _loader = create_loader()
     core = botocore.session.get_session()
-    core.register_component("data_loader", _loader)
+    core.register_component("data_loader", _shared_loader())
     if credentials is not None:
         core.register_component(
             "credential_provider", CredentialResolver([_Given(credentials)])
         )
     return boto3.Session(botocore_session=core, **kwargs)
+
+
+def _shared_loader() -> Loader:
+    global _loader
+    if _loader is None:
+        _loader = create_loader()
+    return _loader
 
 
 #: What making a client and paginating read from botocore's data, per service.
@@ -122,12 +126,12 @@ def preload(services: Iterable[str]) -> None:
     preloads before forking its pool, so its processes share one parsed copy
     (copy-on-write) instead of each parsing its own on its first units.
     """
-    new_session()  # the shared loader
+    loader = _shared_loader()
     for service in services:
         for kind in _MODEL_KINDS:
             # A service without paginators has no such file.
             with contextlib.suppress(DataNotFoundError):
-                _loader.load_service_model(service, kind)
+                loader.load_service_model(service, kind)
 
 
 def max_attempts() -> int:

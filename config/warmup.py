@@ -23,9 +23,7 @@ def prepare() -> int:
     root = settings.BASE_DIR / "templates"
     for path in sorted(root.rglob("*.html")):
         get_template(path.relative_to(root).as_posix())
-    gc.collect()
-    gc.freeze()
-    return gc.get_freeze_count()
+    return _freeze()
 
 
 def prepare_worker() -> int:
@@ -41,6 +39,11 @@ def prepare_worker() -> int:
     from collectors.base import CLIENT_SERVICES
 
     preload(CLIENT_SERVICES)
+    return _freeze()
+
+
+def _freeze() -> int:
+    """What exists now out of the collector's way; the number of objects."""
     gc.collect()
     gc.freeze()
     return gc.get_freeze_count()

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from collectors import store
 from collectors.base import ResourceRecord
@@ -261,8 +262,6 @@ def test_known_resources_are_looked_up_by_key_whatever_the_statistics(units):
     """A batch probes the identity index once per record, never reads the
     whole account: an account's first scan fills the table after its
     statistics were taken (here, never analyzed at all)."""
-    from django.test.utils import CaptureQueriesContext
-
     first, second = units
     store_records(first, (bucket(f"b-{n:05d}") for n in range(3000)), T1)
     with CaptureQueriesContext(connection) as captured:

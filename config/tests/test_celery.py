@@ -1,19 +1,16 @@
 """A Celery worker keeps its database connection from task to task, as
 Django keeps a request's: a scan is thousands of short tasks."""
 
-import os
-import subprocess
-import sys
 import time
 
 import pytest
 from celery import signals
 from celery.fixups.django import DjangoWorkerFixup
-from django.conf import settings
 from django.db import connection
 
 from collectors import tasks
 from config.celery import app
+from config.tests import probe
 
 
 def _run_task_signals() -> None:
@@ -55,17 +52,9 @@ def test_a_task_run_eagerly_keeps_its_callers_transaction():
 
 def test_the_memory_limit_of_a_pool_process_is_given_in_megabytes():
     """Celery counts KiB; the variable says MB."""
-    probe = (
+    code = (
         "import django; django.setup(); from config.celery import app; "
         "print(app.conf.worker_max_memory_per_child)"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=settings.BASE_DIR,
-        env={**os.environ, "PARAPET_WORKER_MAX_MEMORY_MB": "200"},
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    assert done.stdout.split()[-1] == str(200 * 1024)
+    printed = probe.run(code, PARAPET_WORKER_MAX_MEMORY_MB="200")
+    assert printed.split()[-1] == str(200 * 1024)

@@ -3,27 +3,11 @@ full garbage collections during requests skip them; a Celery worker parses
 the collectors' botocore models before it forks (config/warmup.py)."""
 
 import json
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from config.tests import probe
 
-
-def _probe(code: str) -> str:
-    """What ``code`` prints in a fresh interpreter with the project's settings."""
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    ).stdout
+ROOT = probe.ROOT
 
 
 PROBE = """
@@ -36,7 +20,7 @@ print(gc.get_freeze_count(), len(gc.get_objects()), len(loader.get_template_cach
 
 
 def test_the_wsgi_application_starts_warm_and_frozen():
-    frozen, tracked, templates = map(int, _probe(PROBE).split())
+    frozen, tracked, templates = map(int, probe.run(PROBE).split())
     # Everything loaded at start-up is out of the collector's way...
     assert frozen > 50_000
     assert tracked < 5_000
@@ -64,7 +48,7 @@ print(json.dumps({
 
 
 def test_a_worker_parses_the_collectors_models_before_it_forks():
-    found = json.loads(_probe(WORKER_PROBE).strip().splitlines()[-1])
+    found = json.loads(probe.run(WORKER_PROBE).strip().splitlines()[-1])
     assert found["parsed"] == found["services"]
     assert found["frozen"] > 100_000  # the models with the rest, for every child
 
