@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import boto3
 import botocore.session
 from botocore.awsrequest import AWSRequest
-from botocore.client import BaseClient
+from botocore.client import BaseClient, ClientCreator
 from botocore.config import Config
 from botocore.credentials import (
     CredentialProvider,
@@ -120,18 +120,51 @@ _MODEL_KINDS = ("service-2", "endpoint-rule-set-1", "paginators-1")
 
 
 def preload(services: Iterable[str]) -> None:
-    """Parse the botocore models of ``services`` into the shared loader now.
+    """Parse the botocore models of ``services`` and of STS (every scan
+    assumes roles) into the shared loader now, and build their client classes.
 
-    Reading EC2's model alone takes a fifth of a second. A Celery worker
-    preloads before forking its pool, so its processes share one parsed copy
-    (copy-on-write) instead of each parsing its own on its first units.
+    Reading EC2's model alone takes a fifth of a second, and building its
+    client class a hundredth. A Celery worker preloads before forking its
+    pool, so its processes share one copy (copy-on-write) instead of each
+    making its own on its first units.
     """
     loader = _shared_loader()
-    for service in services:
+    # Static placeholder keys: building a class needs no credentials, and
+    # the default chain could wait on an instance metadata service.
+    session = new_session(
+        region_name=DEFAULT_REGION,
+        aws_access_key_id="preload",
+        aws_secret_access_key="preload",  # noqa: S106 - signs nothing
+    )
+    for service in {*services, "sts"}:
         for kind in _MODEL_KINDS:
             # A service without paginators has no such file.
             with contextlib.suppress(DataNotFoundError):
                 loader.load_service_model(service, kind)
+        session.client(service)  # its class stays in _client_classes
+
+
+# botocore builds every client's class afresh, with a function per operation
+# (EC2 has 700): half the CPU of making a client, and most of its memory. The
+# class depends on nothing but the service's model and the handlers of
+# ``creating-client-class``, which are botocore's and boto3's own, the same in
+# every session (Parapet registers none), so each process builds it once per
+# service and API version. botocore has no hook for this; the test suite
+# checks the method it replaces still exists and is what clients are made by.
+_client_classes: dict[tuple[str, str], type[BaseClient]] = {}
+_build_client_class = ClientCreator._create_client_class
+
+
+def _client_class(creator: ClientCreator, service_name: str, service_model):
+    key = (service_name, service_model.api_version)
+    found = _client_classes.get(key)
+    if found is None:
+        built = _build_client_class(creator, service_name, service_model)
+        found = _client_classes.setdefault(key, built)
+    return found
+
+
+ClientCreator._create_client_class = _client_class
 
 
 def max_attempts() -> int:
@@ -318,7 +351,7 @@ def _assume(
     role_arn: str, *, external_id: str, session_name: str, duration: int
 ) -> dict[str, str]:
     """One sts:AssumeRole, as botocore's credential refresh expects it."""
-    sts = make_client(base_session(), "sts", DEFAULT_REGION)
+    sts = _scanner_sts()
     asked_at = datetime.now(UTC)
     creds = sts.assume_role(
         RoleArn=role_arn,
@@ -337,6 +370,25 @@ def _assume(
     }
 
 
+# The scanner's own STS client, per process (a forked child makes its own:
+# connections must not be shared across a fork) and endpoint.
+_sts: dict[tuple[int, str], BaseClient] = {}
+
+
+def _scanner_sts() -> BaseClient:
+    """An STS client on the base credentials, made once: a scan assumes a role
+    in every account, in every worker process, and making a session and a
+    client for each AssumeRole cost more CPU than the call."""
+    key = (os.getpid(), custom_endpoint())
+    with _lock:
+        found = _sts.get(key)
+    if found is None:
+        made = make_client(base_session(), "sts", DEFAULT_REGION)
+        with _lock:
+            found = _sts.setdefault(key, made)
+    return found
+
+
 def _forget_unused(now: float) -> None:
     """Drop sessions unused for a session's length: each scan has its own
     session name, so a long-lived worker would otherwise keep every one."""
@@ -346,9 +398,10 @@ def _forget_unused(now: float) -> None:
 
 
 def forget_credentials() -> None:
-    """Drop every cached session (tests)."""
+    """Drop every cached session and the STS client (tests)."""
     with _lock:
         _cache.clear()
+        _sts.clear()
 
 
 def discovery_session(organization, session_name: str) -> boto3.Session:

@@ -9,11 +9,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django import db
 from django.conf import settings
+from django.core.cache import cache
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
@@ -36,6 +36,8 @@ from collectors.store import mark_missing_deleted, store_records
 log = logging.getLogger(__name__)
 
 ENABLED_OPT_IN = {"opt-in-not-required", "opted-in"}
+# Longer than any scan's units take to start.
+REGIONS_CACHE_SECONDS = 6 * 3600
 CANCELLED_UNIT_MESSAGE = "Not collected: the scan was cancelled."
 # Units no worker has finished yet.
 UNFINISHED = (ScanUnit.Status.PENDING, ScanUnit.Status.RUNNING)
@@ -269,23 +271,18 @@ def run_units_in_process(unit_ids: list[int]) -> None:
         raise errors[0]
 
 
-@dataclass
-class _RegionCache:
-    regions: set[str]
-    at: float
+def enabled_regions(collector, account_id: str, scan: Scan) -> set[str]:
+    """Regions enabled in the account (ec2:DescribeRegions), asked once per scan.
 
-
-_enabled_regions: dict[tuple[str, str], _RegionCache] = {}
-_regions_lock = threading.Lock()
-
-
-def enabled_regions(collector, account_id: str, session_name: str) -> set[str]:
-    """Regions enabled in the account (ec2:DescribeRegions), cached per scan."""
-    key = (account_id, session_name)
-    with _regions_lock:
-        cached = _enabled_regions.get(key)
-        if cached and time.time() - cached.at < 3600:
-            return cached.regions
+    The answer is shared through Django's cache (Redis with workers): every
+    worker process runs units of every account, and each would otherwise make
+    an EC2 client, EC2's being the costliest to make, to ask the same question.
+    """
+    # started_at tells apart scans of databases that share one Redis.
+    key = f"enabled-regions:{account_id}:{scan.pk}:{scan.started_at.timestamp()}"
+    found = cache.get(key)
+    if found is not None:
+        return found
     ec2 = collector.client("ec2", DEFAULT_REGION)
     with collector.counting():
         answer = ec2.describe_regions(AllRegions=True)
@@ -294,8 +291,7 @@ def enabled_regions(collector, account_id: str, session_name: str) -> set[str]:
         for r in answer["Regions"]
         if r.get("OptInStatus", "opt-in-not-required") in ENABLED_OPT_IN
     }
-    with _regions_lock:
-        _enabled_regions[key] = _RegionCache(found, time.time())
+    cache.set(key, found, timeout=REGIONS_CACHE_SECONDS)
     return found
 
 
@@ -412,7 +408,7 @@ def _collect_unit(unit: ScanUnit) -> str:
             session, account.account_id, unit.region, scan.started_at
         )
         if unit.region != GLOBAL_REGION and unit.region not in enabled_regions(
-            collector, account.account_id, scan.session_name
+            collector, account.account_id, scan
         ):
             _finish_unit(
                 unit,

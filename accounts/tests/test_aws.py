@@ -121,6 +121,50 @@ def test_idle_sessions_leave_the_cache(aws, settings):
     assert _member_session() is not old
 
 
+def test_one_sts_client_assumes_the_role_in_every_account(aws, monkeypatch):
+    """A scan assumes a role in every account from every worker process; a
+    session and a client per AssumeRole cost more CPU than the call."""
+    made = []
+    real = sessions.base_session
+    monkeypatch.setattr(sessions, "base_session", lambda: made.append(1) or real())
+
+    for account in ("111122223333", "444455556666", "777788889999"):
+        arn = f"arn:aws:iam::{account}:role/ParapetAudit"
+        member = sessions.assume_role(arn, external_id="ext", session_name="scan-1")
+        assert member.client("sts").get_caller_identity()["Account"] == account
+
+    assert len(made) == 1
+
+
+def test_clients_of_a_service_share_one_class_built_once(aws, monkeypatch):
+    """botocore would build EC2's class, 700 methods, for every client."""
+    built = []
+    build = sessions._build_client_class
+
+    def counted(creator, service_name, service_model):
+        built.append(service_name)
+        return build(creator, service_name, service_model)
+
+    monkeypatch.setattr(sessions, "_build_client_class", counted)
+    monkeypatch.setattr(sessions, "_client_classes", {})
+
+    base = sessions.make_client(sessions.new_session(), "ec2", "us-east-1")
+    member = sessions.make_client(_member_session(), "ec2", "eu-west-1")
+
+    assert built.count("ec2") == 1
+    assert type(member) is type(base)
+    # Still a client of its own: its region, its credentials, its calls.
+    assert member.meta.region_name == "eu-west-1"
+    assert member.describe_regions()["Regions"]
+    base_key = base._request_signer._credentials.access_key
+    assert member._request_signer._credentials.access_key != base_key
+    # What boto3 adds to a service's class when it is built is still there.
+    assert hasattr(
+        sessions.make_client(_member_session(), "s3", "us-east-1"), "upload_file"
+    )
+    assert built.count("s3") == 1
+
+
 def test_max_attempts_counts_attempts_not_retries(aws, settings):
     settings.PARAPET_AWS_MAX_ATTEMPTS = 3
 

@@ -284,6 +284,37 @@ def test_units_run_on_threads_without_a_broker(moto_org, settings):
     assert backends() == before
 
 
+def test_enabled_regions_are_asked_once_per_account_and_scan(moto_org, run_scan):
+    """Every worker process runs units of every account. The first to ask
+    DescribeRegions shares the answer through Django's cache (Redis with
+    workers); the others make no EC2 client to ask again."""
+    from django.core.cache import cache
+
+    from accounts import aws as aws_sessions
+    from collectors.base import COLLECTORS
+
+    account = moto_org.member_ids[0]
+    scan = run_scan(moto_org, services=["s3"])
+
+    def collector():
+        # As a new worker process would: no session, no client yet.
+        aws_sessions.forget_credentials()
+        session = aws_sessions.member_session(moto_org, account, scan.session_name)
+        return COLLECTORS["ec2"](session, account, "us-east-1", scan.started_at)
+
+    first, second = collector(), collector()
+    regions = pipeline.enabled_regions(first, account, scan)
+    assert "us-east-1" in regions and first.api_calls == 1
+
+    assert pipeline.enabled_regions(second, account, scan) == regions
+    assert second.api_calls == 0 and not second._clients
+
+    cache.clear()  # the cache is where the answer lives
+    third = collector()
+    assert pipeline.enabled_regions(third, account, scan) == regions
+    assert third.api_calls == 1
+
+
 def test_a_finished_scan_warms_the_overview_of_each_set_of_accounts(
     moto_org, buckets, run_scan, client
 ):

@@ -40,16 +40,18 @@ signals.worker_init.send(sender=None)
 cached = aws._loader._cache
 print(json.dumps({
     "frozen": gc.get_freeze_count(),
-    "parsed": sorted(key[1] for key in cached if key[0] == "load_service_model"
-                     and key[2] == "service-2"),
-    "services": sorted(CLIENT_SERVICES),
+    "parsed": sorted({key[1] for key in cached if key[0] == "load_service_model"
+                      and key[2] == "service-2"}),
+    "services": sorted({*CLIENT_SERVICES, "sts"}),
+    "classes": sorted(name for name, version in aws._client_classes),
 }))
 """
 
 
-def test_a_worker_parses_the_collectors_models_before_it_forks():
+def test_a_worker_parses_the_collectors_models_and_builds_their_clients_classes():
     found = json.loads(probe.run(WORKER_PROBE).strip().splitlines()[-1])
     assert found["parsed"] == found["services"]
+    assert found["classes"] == found["services"]
     assert found["frozen"] > 100_000  # the models with the rest, for every child
 
 
