@@ -36,7 +36,7 @@ from collectors.store import mark_missing_deleted, store_records
 log = logging.getLogger(__name__)
 
 ENABLED_OPT_IN = {"opt-in-not-required", "opted-in"}
-# Longer than any scan's units take to start.
+# How long a scan's answer is kept; a unit that starts later asks again.
 REGIONS_CACHE_SECONDS = 6 * 3600
 CANCELLED_UNIT_MESSAGE = "Not collected: the scan was cancelled."
 # Units no worker has finished yet.
