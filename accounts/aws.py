@@ -217,8 +217,8 @@ def shared_client(session: boto3.Session, service: str, region: str) -> BaseClie
     """``make_client(session, service, region)``, made once per session that
     shares its clients (``share_clients``).
 
-    Making a client costs 15-90 ms of CPU (botocore builds a class with a
-    method per operation: EC2 has 700), more than most units spend on their
+    Making a client costs about 5 ms of CPU (EC2's 11) even with its class
+    built once (``_client_class``), more than many units spend on their
     calls, and several units of one account and region use the same client
     (ec2, vpc and autoscaling all ask EC2). botocore clients are thread-safe,
     so the threads of a process share them; they go with their session
@@ -351,7 +351,8 @@ def _assume(
     role_arn: str, *, external_id: str, session_name: str, duration: int
 ) -> dict[str, str]:
     """One sts:AssumeRole, as botocore's credential refresh expects it."""
-    sts = _scanner_sts()
+    scanner = _scanner_session(os.getpid(), custom_endpoint())
+    sts = shared_client(scanner, "sts", DEFAULT_REGION)
     asked_at = datetime.now(UTC)
     creds = sts.assume_role(
         RoleArn=role_arn,
@@ -370,23 +371,14 @@ def _assume(
     }
 
 
-# The scanner's own STS client, per process (a forked child makes its own:
-# connections must not be shared across a fork) and endpoint.
-_sts: dict[tuple[int, str], BaseClient] = {}
-
-
-def _scanner_sts() -> BaseClient:
-    """An STS client on the base credentials, made once: a scan assumes a role
-    in every account, in every worker process, and making a session and a
-    client for each AssumeRole cost more CPU than the call."""
-    key = (os.getpid(), custom_endpoint())
-    with _lock:
-        found = _sts.get(key)
-    if found is None:
-        made = make_client(base_session(), "sts", DEFAULT_REGION)
-        with _lock:
-            found = _sts.setdefault(key, made)
-    return found
+@functools.cache
+def _scanner_session(pid: int, endpoint: str) -> boto3.Session:
+    """The scanner's base session, sharing its clients, one per process (a
+    forked child makes its own: connections must not cross a fork) and
+    endpoint. A scan assumes a role in every account from every worker
+    process; a session and an STS client per AssumeRole cost more CPU than
+    the call."""
+    return share_clients(base_session())
 
 
 def _forget_unused(now: float) -> None:
@@ -398,10 +390,10 @@ def _forget_unused(now: float) -> None:
 
 
 def forget_credentials() -> None:
-    """Drop every cached session and the STS client (tests)."""
+    """Drop every cached session, the scanner's own included (tests)."""
     with _lock:
         _cache.clear()
-        _sts.clear()
+    _scanner_session.cache_clear()
 
 
 def discovery_session(organization, session_name: str) -> boto3.Session:

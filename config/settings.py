@@ -287,7 +287,7 @@ CELERY_TASK_ROUTES = {
 # Pool processes of a worker (its --concurrency wins); 0: one per core.
 CELERY_WORKER_CONCURRENCY = env_int("PARAPET_WORKER_CONCURRENCY", 0, minimum=0) or None
 # A pool process keeps the AWS clients of every account session it used in
-# the last hour (a scan of 50 accounts x 3 regions made 4,500, 0.4 MB each):
+# the last hour (a scan of 50 accounts x 3 regions made 4,500, 0.17 MB each):
 # one past this resident size is replaced after its task, by a fork of the
 # worker that has botocore's models parsed already (config/warmup.py). MB;
 # 0: never.
