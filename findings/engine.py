@@ -24,6 +24,7 @@ from datetime import datetime
 from functools import cache
 from typing import NamedTuple
 
+import orjson
 from django.db import connection, transaction
 from django.db.models import Q
 
@@ -31,6 +32,7 @@ from accounts.aws_errors import ErrorKind
 from accounts.models import Account
 from collectors.base import COLLECTORS, service_for_type
 from collectors.models import GLOBAL_REGION, Resource, Scan, ScanUnit, Snapshot
+from config.warmup import collector_paused
 from findings.controls import REGISTRY, Control
 from findings.controls.base import (
     ResourceView,
@@ -134,9 +136,10 @@ def evaluate_scan(scan: Scan) -> Counter:
     totals: Counter = Counter()
     batch = list(accounts.values())
     for start in range(0, len(batch), ACCOUNTS_PER_BATCH):
-        result = _evaluate_batch(
-            scan, batch[start : start + ACCOUNTS_PER_BATCH], dict(by_type)
-        )
+        with collector_paused():
+            result = _evaluate_batch(
+                scan, batch[start : start + ACCOUNTS_PER_BATCH], dict(by_type)
+            )
         totals.update(result.__dict__)
     return totals
 
@@ -229,7 +232,7 @@ def _load_resources(accounts: dict[int, _Account]) -> set[int]:
         if u.status == ScanUnit.Status.OK
     }
     stale: set[int] = set()
-    loads = json.loads
+    loads = _loads
     for account_id, pk, service, unit_region, snapshot_id, *fields in _fetch(
         _resources_sql(), [list(accounts)]
     ):
@@ -249,6 +252,16 @@ def _load_resources(accounts: dict[int, _Account]) -> set[int]:
         else:
             stale.add(pk)
     return stale
+
+
+def _loads(text: str):
+    """A stored JSON document parsed: by orjson, twice as fast as ``json``
+    on configurations; by ``json`` for what orjson refuses and PostgreSQL
+    stores (numbers beyond a double, such as 1e400)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def _fetch(sql: str, params: list) -> list[tuple]:

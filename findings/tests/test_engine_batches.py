@@ -5,6 +5,7 @@ writes nothing at all, so the dashboard's cached figures stay valid.
 Scenes are factory-made snapshots of S3 buckets evaluated by the real engine.
 """
 
+import gc
 from datetime import timedelta
 
 import pytest
@@ -159,3 +160,49 @@ def test_exceptions_count_in_their_own_accounts_only(five_accounts):
     evaluate_scan(later)
 
     assert [split(later, a) for a in accounts] == [(0, 0, 2)] * 5
+
+
+def test_a_number_beyond_a_double_in_a_configuration_is_still_evaluated():
+    """PostgreSQL keeps 1e400 in a jsonb document; the fast parser refuses
+    it, and the bucket must still be judged rather than lost."""
+    org = make_org("Acme")
+    account = make_account(org, "team")
+    scan = s3_scan(org, [account], timezone.now() - timedelta(hours=1))
+    huge = bucket(account, "huge-numbers", S3_CLOSED, scan)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE collectors_snapshot SET config = config || "
+            "'{\"ObjectCount\": 1e400}'::jsonb WHERE resource_id = %s",
+            [huge.pk],
+        )
+
+    evaluate_scan(scan)
+
+    assert split(scan, account) == (1, 0, 0)
+    assert huge.findings.get(control_id=CTL_S3).status == "PASS"
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_garbage_collector_is_paused_per_batch_and_left_as_found(
+    five_accounts, monkeypatch, enabled
+):
+    """Parsed configurations are many containers without cycles: walking
+    them again and again cost a third of a batch. The collector is off while
+    a batch is evaluated and as it was afterwards."""
+    _org, _accounts, _buckets, scan = five_accounts
+    seen = []
+    original = engine.run_control
+
+    def recording(control, view, ctx):
+        seen.append(gc.isenabled())
+        return original(control, view, ctx)
+
+    monkeypatch.setattr(engine, "run_control", recording)
+    (gc.enable if enabled else gc.disable)()
+    try:
+        evaluate_scan(scan)
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable()
+    assert len(seen) >= 10  # every bucket, each control of its type
+    assert not any(seen)
