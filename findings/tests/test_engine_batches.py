@@ -186,9 +186,9 @@ def test_a_number_beyond_a_double_in_a_configuration_is_still_evaluated():
 def test_the_garbage_collector_is_paused_per_batch_and_left_as_found(
     five_accounts, monkeypatch, enabled
 ):
-    """Parsed configurations are many containers without cycles: walking
-    them again and again cost a third of a batch. The collector is off while
-    a batch is evaluated and as it was afterwards."""
+    """A batch builds many containers without cycles, and the collections
+    they set off took a third of an evaluation's CPU. The collector is off
+    while a batch is evaluated and as it was afterwards."""
     _org, _accounts, _buckets, scan = five_accounts
     seen = []
     original = engine.run_control
