@@ -328,6 +328,13 @@ class Resource(models.Model):
                 name="resource_unit_idx",
                 condition=Q(deleted_at__isnull=True),
             ),
+            # ``FindingQuerySet.live``: "is this finding's resource deleted?",
+            # answered from this small index for every finding a list counts.
+            models.Index(
+                fields=["id"],
+                name="resource_deleted_idx",
+                condition=Q(deleted_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

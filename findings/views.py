@@ -329,9 +329,7 @@ def _findings_cells(data: dict, account_pks: list[int]) -> paging.Cells:
 
 def _with_badges(findings: QuerySet) -> QuerySet:
     """What a row shows: its resource, account and "Excepted until" badge."""
-    return findings.select_related("resource", "account").annotate(
-        excepted_until=suppressions.excepted_until()
-    )
+    return findings.for_rows().annotate(excepted_until=suppressions.excepted_until())
 
 
 # -- Pages -------------------------------------------------------------------------
