@@ -18,6 +18,10 @@ from django.db import DEFAULT_DB_ALIAS, connections
 
 #: Cells read by the first try; eight times more on each retry.
 FIRST_CELLS = 8
+#: Cells few enough to send in one statement (a status or two × the accounts
+#: in scope): PostgreSQL reads them in order and stops once the page is full,
+#: so one statement does what the retries would, without their round trips.
+ALL_AT_ONCE = 4096
 
 
 class Cells:
@@ -41,10 +45,12 @@ def walk_ids(
     cells: int,
     limit: int,
     using: str = DEFAULT_DB_ALIAS,
+    first: int | None = None,
 ) -> list[int]:
     """The page's ids: ``statement(size)`` is the SQL (and its parameters) of
-    the ids over the first ``size`` of ``cells`` cells, in the page's order."""
-    size = FIRST_CELLS
+    the ids over the first ``size`` of ``cells`` cells, in the page's order;
+    the first try reads ``first`` cells (``FIRST_CELLS`` unless given)."""
+    size = first or FIRST_CELLS
     while True:
         sql, params = statement(size)
         with connections[using].cursor() as cursor:
@@ -53,6 +59,19 @@ def walk_ids(
         if len(ids) == limit or size >= cells:
             return ids
         size *= 8
+
+
+def array_literal(values: Iterable) -> str:
+    """``values`` as one PostgreSQL array literal, for a ``%s::type[]``
+    parameter: the driver adapts a list element by element, a microsecond or
+    more each, and a walk's cells can number thousands."""
+    quoted = (
+        str(v)
+        if isinstance(v, int)
+        else '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+        for v in values
+    )
+    return "{" + ",".join(quoted) + "}"
 
 
 def in_order(ids: list[int], rows: Iterable[Any]) -> list[Any]:

@@ -118,7 +118,7 @@ def _control_choices() -> list[tuple[str, str]]:
 def _ou_choices(paths: Iterable[str]) -> list[tuple[str, str]]:
     """Every OU path of the accounts and each path above it (Root, Root/Prod …)."""
     found: set[str] = set()
-    for path in paths:
+    for path in set(paths):  # a thousand accounts share a few dozen OUs
         parts = path.split("/") if path else []
         found.update("/".join(parts[: i + 1]) for i in range(len(parts)))
     return [(p, p) for p in sorted(found)]
@@ -678,7 +678,7 @@ def page_of(
         ordered = (
             rows.annotate(severity_rank=_severity_rank())
             .order_by(*ordering(form.sort_key))
-            .select_related("resource", "account")
+            .for_rows()
         )
         return list(ordered[offset : offset + limit])
 
@@ -758,69 +758,52 @@ def _walk(
     """Rows ``offset`` … ``offset + limit`` of the default order, read from the
     first cells only (eight times more on each retry until the page is full)."""
     cells = _cells(form)
-    ids = paging.walk_ids(
-        lambda size: _walk_ids(rows, cells.first(size), offset, limit),
-        len(cells),
-        limit,
-    )
+    statement = _walk_statement(rows, offset, limit)
+    ids = paging.walk_ids(lambda size: statement(cells.first(size)), len(cells), limit)
     # The ids come in the page's order: the rows are put back in it here,
     # rather than sorted again in SQL by the severity of every control. They
     # are read by id alone: the walk applied the scope and the filters, and
     # repeated here they led the planner to probe every account in scope.
     found = (
-        Finding.objects.filter(pk__in=ids)
-        .annotate(excepted=covered(now))
-        .select_related("resource", "account")
+        Finding.objects.filter(pk__in=ids).annotate(excepted=covered(now)).for_rows()
     )
     return paging.in_order(ids, found)
 
 
-def _walk_ids(
-    rows: QuerySet, cells: list[tuple[str, int, int]], offset: int, limit: int
-) -> tuple[str, list]:
-    """The SQL of the ids of rows ``offset`` … ``offset + limit`` of ``cells``,
-    in order, and its parameters.
+def _walk_statement(
+    rows: QuerySet, offset: int, limit: int
+) -> Callable[[list[tuple[str, int, int]]], tuple[str, list]]:
+    """The SQL (and its parameters) of the ids of rows ``offset`` … ``offset +
+    limit`` of the cells it is given, in order; compiled once for every try.
 
     Each cell's rows come from the (account, status, control) index, in the rest
     of the default order, at most ``offset + limit`` of them (a LATERAL join);
-    controls missing from the catalog (rank 0) have a branch of their own.
-    Control lists go as one array parameter each: the driver splits the
-    statement at every placeholder.
+    a cell of rank 0 holds the controls missing from the catalog.
     """
     in_cell = [F(c).asc() for c in _IN_CELL_ORDER]
-    here = rows.filter(
-        account_id=RawSQL("cell.account_id", [], output_field=BigIntegerField()),
-        status=RawSQL("cell.status", [], output_field=CharField()),
+    in_rank = RawSQL(
+        "CASE WHEN ranks.controls IS NULL"
+        ' THEN NOT ("findings_finding"."control_id" = ANY(%s::varchar[]))'
+        ' ELSE "findings_finding"."control_id" = ANY(ranks.controls) END',
+        [paging.array_literal(sorted(REGISTRY))],
+        output_field=BooleanField(),
     )
-    ranked = here.filter(
-        RawSQL(
-            '"findings_finding"."control_id" = ANY(ranks.controls)',
-            [],
-            output_field=BooleanField(),
+    numbered = (
+        rows.filter(
+            in_rank,
+            account_id=RawSQL("cell.account_id", [], output_field=BigIntegerField()),
+            status=RawSQL("cell.status", [], output_field=CharField()),
         )
+        .annotate(n=Window(RowNumber(), order_by=in_cell))
+        .order_by(*in_cell)
+        .values_list("pk", "n")[: offset + limit]
     )
-    unranked = here.filter(
-        RawSQL(
-            "ranks.controls IS NULL"
-            ' AND NOT ("findings_finding"."control_id" = ANY(%s::varchar[]))',
-            [sorted(REGISTRY)],
-            output_field=BooleanField(),
-        )
-    )
-    branches, params = [], []
-    for part in (ranked, unranked):
-        numbered = (
-            part.annotate(n=Window(RowNumber(), order_by=in_cell))
-            .order_by(*in_cell)
-            .values_list("pk", "n")[: offset + limit]
-        )
-        sql, part_params = numbered.query.sql_with_params()
-        branches.append(f"({sql})")
-        params.extend(part_params)
-    ranks = [*_ranked_controls().items(), (0, None)]
-    statuses, levels, accounts = zip(*cells, strict=True) if cells else ((), (), ())
+    lateral, lateral_params = numbered.query.sql_with_params()
+    ranks = [
+        (rank, paging.array_literal(ids)) for rank, ids in _ranked_controls().items()
+    ]
+    ranks.append((0, None))
     values = ", ".join(["(%s, %s::varchar[])"] * len(ranks))
-    lateral = " UNION ALL ".join(branches)
     # Only placeholders and Django's own compiled SQL are joined in.
     sql = (
         f"WITH ranks(rank, controls) AS (VALUES {values})"  # noqa: S608
@@ -830,15 +813,21 @@ def _walk_ids(
         f" CROSS JOIN LATERAL ({lateral}) AS w(id, n)"
         " ORDER BY cell.ord, w.n LIMIT %s OFFSET %s"
     )
-    return sql, [
-        *(v for rank in ranks for v in rank),
-        list(statuses),
-        list(levels),
-        list(accounts),
-        *params,
-        limit,
-        offset,
-    ]
+    head = [v for rank in ranks for v in rank]
+
+    def statement(cells: list[tuple[str, int, int]]) -> tuple[str, list]:
+        statuses, levels, accounts = zip(*cells, strict=True) if cells else ((), (), ())
+        return sql, [
+            *head,
+            paging.array_literal(statuses),
+            paging.array_literal(levels),
+            paging.array_literal(accounts),
+            *lateral_params,
+            limit,
+            offset,
+        ]
+
+    return statement
 
 
 # -- A findings list read cell by cell: the control and account pages -------------
@@ -856,24 +845,42 @@ def cell_ids(
     leading keys, in the list's order.
 
     As ``_walk``: each cell gives at most ``offset + limit`` of its rows, read
-    through an index on the account and status; the first walk reads the first
-    cells only, each retry eight times as many until the page is full.
+    through an index on the account and status. A status or two × the
+    accounts in scope are usually few enough to send at once
+    (``paging.ALL_AT_ONCE``); past that, the first walk reads the first cells
+    only, each retry eight times as many until the page is full.
     """
+    lateral, lateral_params = _in_cell_sql(rows, in_cell, offset + limit)
+    # Only placeholders and Django's own compiled SQL are joined in.
+    sql = (
+        "SELECT w.id FROM unnest(%s::varchar[], %s::bigint[])"  # noqa: S608
+        " WITH ORDINALITY AS cell(status, account_id, ord)"
+        f" CROSS JOIN LATERAL ({lateral}) AS w(id, n)"
+        " ORDER BY cell.ord, w.n LIMIT %s OFFSET %s"
+    )
+
+    def statement(size: int) -> tuple[str, list]:
+        first = cells.first(size)
+        statuses, accounts = zip(*first, strict=True) if first else ((), ())
+        return sql, [
+            paging.array_literal(statuses),
+            paging.array_literal(accounts),
+            *lateral_params,
+            limit,
+            offset,
+        ]
+
+    few = len(cells) <= paging.ALL_AT_ONCE
     return paging.walk_ids(
-        lambda size: _cell_ids_sql(rows, cells.first(size), in_cell, offset, limit),
-        len(cells),
-        limit,
+        statement, len(cells), limit, first=len(cells) if few else None
     )
 
 
-def _cell_ids_sql(
-    rows: QuerySet,
-    cells: list[tuple[str, int]],
-    in_cell: tuple[str, ...],
-    offset: int,
-    limit: int,
+def _in_cell_sql(
+    rows: QuerySet, in_cell: tuple[str, ...], most: int
 ) -> tuple[str, list]:
-    """The SQL of ``cell_ids`` for ``cells``, and its parameters."""
+    """The SQL (and its parameters) of the first ``most`` ids of ``rows`` in
+    the cell ``cell`` (status, account_id), numbered in the order ``in_cell``."""
     order = [F(c).asc() for c in in_cell]
     numbered = (
         rows.filter(
@@ -882,15 +889,6 @@ def _cell_ids_sql(
         )
         .annotate(n=Window(RowNumber(), order_by=order))
         .order_by(*order)
-        .values_list("pk", "n")[: offset + limit]
+        .values_list("pk", "n")[:most]
     )
-    lateral, lateral_params = numbered.query.sql_with_params()
-    statuses, accounts = zip(*cells, strict=True) if cells else ((), ())
-    # Only placeholders and Django's own compiled SQL are joined in.
-    sql = (
-        "SELECT w.id FROM unnest(%s::varchar[], %s::bigint[])"  # noqa: S608
-        " WITH ORDINALITY AS cell(status, account_id, ord)"
-        f" CROSS JOIN LATERAL ({lateral}) AS w(id, n)"
-        " ORDER BY cell.ord, w.n LIMIT %s OFFSET %s"
-    )
-    return sql, [list(statuses), list(accounts), *lateral_params, limit, offset]
+    return numbered.query.sql_with_params()

@@ -5,6 +5,7 @@ import csv
 import io
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 
 from collectors import paging
@@ -60,12 +61,15 @@ def crowd():
     return w
 
 
-@pytest.fixture
-def small_pages(monkeypatch):
-    """A cap of 4 findings, pages of 3, one cell in the first walk (retries)."""
+@pytest.fixture(params=["all cells at once", "retries"])
+def small_pages(monkeypatch, request):
+    """A cap of 4 findings, pages of 3; every cell in one statement, or one
+    cell in the first walk (retries)."""
     monkeypatch.setattr(explorer, "COUNT_CAP", 4)
-    monkeypatch.setattr(paging, "FIRST_CELLS", 1)
     monkeypatch.setattr(views, "FINDINGS_PER_PAGE", 3)
+    if request.param == "retries":
+        monkeypatch.setattr(paging, "ALL_AT_ONCE", 0)
+        monkeypatch.setattr(paging, "FIRST_CELLS", 1)
 
 
 def every_page(client, url: str, query: str = "") -> tuple[list[str], list]:
@@ -220,3 +224,14 @@ def test_cells_are_made_only_as_far_as_the_walk_reads():
     assert cells.first(2) == [("FAIL", 4, 0), ("FAIL", 4, 1)]
     assert cells.first(1001)[-1] == ("FAIL", 3, 0)
     assert cells.first(5000)[-1] == ("ERROR", 3, 999)
+
+
+def test_array_literals_hold_any_value():
+    """The walk's cells go to PostgreSQL as one array literal per axis."""
+    values = ["FAIL", 'a "quoted", {braced} \\ value', "", "NULL"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT %s::varchar[], %s::bigint[]",
+            [paging.array_literal(values), paging.array_literal([3, 1, 2])],
+        )
+        assert cursor.fetchone() == (values, [3, 1, 2])
