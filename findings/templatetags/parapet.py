@@ -14,6 +14,7 @@ from urllib.parse import quote
 from django import template
 from django.template.context import Context
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import RFC3986_SUBDELIMS
 from django.utils.safestring import mark_safe
@@ -187,10 +188,12 @@ def since(value: datetime | None) -> str:
     """
     if not value:
         return ""
-    delta = datetime.now(value.tzinfo) - value
+    # ``timezone.now``, the clock every other "now" of a page reads.
+    now = timezone.now() if value.tzinfo else datetime.now()
+    delta = now - value
     seconds = delta.days * 86400 + delta.seconds  # microseconds ignored, as there
     if seconds <= 0 or seconds >= _SINCE_DIRECT:
-        return timesince(value)
+        return timesince(value, now)
     parts: list[str] = []
     for unit, size in _SINCE_UNITS:
         count, seconds = divmod(seconds, size)

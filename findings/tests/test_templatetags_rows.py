@@ -9,6 +9,7 @@ links they follow and the charts' labels must not change.
 
 import re
 from datetime import UTC, datetime, timedelta
+from unittest import mock
 
 import pytest
 from django.template import Context, Template
@@ -60,6 +61,17 @@ AGES = [
 def test_since_reads_as_timesince(age):
     when = timezone.now() - age
     assert since(when) == timesince(when)
+
+
+def test_since_counts_from_the_clock_the_rest_of_the_page_reads():
+    """A page rendered at a frozen ``timezone.now`` (a test, a replay) says
+    the same "ago" however long it takes to render."""
+    frozen = timezone.now() - timedelta(days=3)
+    with mock.patch("django.utils.timezone.now", return_value=frozen):
+        assert since(frozen - timedelta(minutes=5)) == "5\xa0minutes"
+        assert since(frozen - timedelta(days=45)) == timesince(
+            frozen - timedelta(days=45), frozen
+        )
 
 
 def test_since_of_nothing_is_empty():
