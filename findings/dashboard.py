@@ -127,10 +127,12 @@ def latest_scan(organization: Organization) -> Scan | None:
 
 def current_scans(accounts: QuerySet) -> list[Scan]:
     """The latest done scan of every organization the accounts belong to."""
+    return _latest_done_scans(organizations_for(accounts))
+
+
+def _latest_done_scans(organizations: QuerySet | Iterable[int]) -> list[Scan]:
     return list(
-        Scan.objects.filter(
-            organization__in=organizations_for(accounts), status__in=DONE_STATUSES
-        )
+        Scan.objects.filter(organization__in=organizations, status__in=DONE_STATUSES)
         .order_by("organization_id", "-started_at")
         .distinct("organization_id")
         .only("pk", "status", "started_at", "finished_at", "services")
@@ -164,8 +166,8 @@ def scope_fingerprint(accounts: QuerySet) -> str:
     Part of every cache key: two users share cached figures only when they
     see exactly the same accounts, and a renamed account shows at once.
     """
-    rows = accounts.order_by("pk").values_list("pk", "name", "account_id", "ou_path")
-    return blake2b(repr(list(rows)).encode(), digest_size=16).hexdigest()
+    rows = sorted((a.pk, a.name, a.account_id, a.ou_path) for a in accounts.listed())
+    return blake2b(repr(rows).encode(), digest_size=16).hexdigest()
 
 
 def _code_version() -> str:
@@ -1016,8 +1018,12 @@ def _cached_current(
     compute: Callable[[list[Scan]], T],
     *parts: Any,
 ) -> T:
-    """``compute(current scans)``, cached for those scans and this scope."""
-    scans = current_scans(accounts)
+    """``compute(current scans)``, cached for those scans and this scope.
+
+    The scans' organizations come from the rows the key reads anyway
+    (``accounts.listed()``, shared with the page's selects).
+    """
+    scans = _latest_done_scans({a.organization_id for a in accounts.listed()})
     key = cache_key(
         name,
         rollup_version(),

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from html import escape as html_escape
 from types import SimpleNamespace
-from typing import NamedTuple
 from urllib.parse import quote
 
 from django import forms
@@ -45,6 +44,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from accounts.models import Account, account_label
+from accounts.querysets import AccountRow
 from collectors import paging
 from collectors.models import Resource
 from findings import sections
@@ -138,15 +138,8 @@ def _severity_rank() -> Case:
     )
 
 
-class ScopeAccount(NamedTuple):
-    """What the explorer reads of each account in scope (not a model instance:
-    a user may see a thousand accounts)."""
-
-    pk: int
-    name: str
-    account_id: str
-    ou_path: str
-    organization_id: int
+#: What the explorer reads of each account in scope (``AccountQuerySet.listed``).
+ScopeAccount = AccountRow
 
 
 class PlainChoices(BaseChoiceIterator):
@@ -162,11 +155,14 @@ class PlainChoices(BaseChoiceIterator):
 
 
 def account_choices(accounts: QuerySet) -> PlainChoices:
-    """An account select's options as plain values, in the queryset's order:
-    a model instance per option cost more than the rest of the form."""
-    rows = accounts.values_list("pk", "name", "account_id")
+    """An account select's options as plain values, by name then account id:
+    a model instance per option cost more than the rest of the form. Read
+    with ``accounts.listed()``, which a page's other parts share."""
     return PlainChoices(
-        [("", "All accounts"), *((pk, account_label(n, a)) for pk, n, a in rows)]
+        [
+            ("", "All accounts"),
+            *((a.pk, account_label(a.name, a.account_id)) for a in accounts.listed()),
+        ]
     )
 
 
@@ -198,6 +194,30 @@ class QuickSelect(forms.Select):
         )
 
 
+class QuickCheckboxes(forms.CheckboxSelectMultiple):
+    """A ``CheckboxSelectMultiple`` whose boxes (``{{ box.tag }}``) are
+    rendered in Python: the same HTML as Django's option template, without
+    a template and an attributes template per box (most of the filter bar)."""
+
+    def _render(self, template_name, context, renderer=None) -> str:
+        widget = context["widget"]
+        if template_name != self.option_template_name or widget.get("wrap_label"):
+            return super()._render(template_name, context, renderer)
+        html = [
+            f'<input type="{html_escape(widget["type"])}"'
+            f' name="{html_escape(widget["name"])}"'
+        ]
+        if widget["value"] is not None:
+            html.append(f' value="{html_escape(str(widget["value"]))}"')
+        for name, value in widget["attrs"].items():
+            if value is True:
+                html.append(f" {html_escape(name)}")
+            elif value is not False:
+                html.append(f' {html_escape(name)}="{html_escape(str(value))}"')
+        html.append(">")
+        return mark_safe("".join(html))  # noqa: S308 - every value escaped above
+
+
 class ExplorerForm(forms.Form):
     """The explorer's filters, read from the query string (GET)."""
 
@@ -210,10 +230,10 @@ class ExplorerForm(forms.Form):
         ),
     )
     status = forms.MultipleChoiceField(
-        choices=STATUS_CHOICES, required=False, widget=forms.CheckboxSelectMultiple
+        choices=STATUS_CHOICES, required=False, widget=QuickCheckboxes
     )
     severity = forms.MultipleChoiceField(
-        choices=SEVERITY_CHOICES, required=False, widget=forms.CheckboxSelectMultiple
+        choices=SEVERITY_CHOICES, required=False, widget=QuickCheckboxes
     )
     section = forms.ChoiceField(required=False, widget=QuickSelect)
     control = forms.ChoiceField(required=False, widget=QuickSelect)
@@ -246,13 +266,7 @@ class ExplorerForm(forms.Form):
         # values, not model instances: a user may see a thousand accounts.
         self._scope = accounts
         self.accounts: dict[int, ScopeAccount] = {
-            row.pk: row
-            for row in map(
-                ScopeAccount._make,
-                accounts.order_by("name", "account_id").values_list(
-                    "pk", "name", "account_id", "ou_path", "organization_id"
-                ),
-            )
+            row.pk: row for row in accounts.listed()
         }
         f = self.fields
         f["section"].choices = PlainChoices([("", "All sections"), *_section_choices()])

@@ -30,8 +30,10 @@ class FindingFilterForm(forms.Form):
         ("ERROR", "Errors"),
     ]
 
-    status = forms.ChoiceField(choices=STATUS_CHOICES, required=False)
     # Rendered in Python: a template per option made them most of the list.
+    status = forms.ChoiceField(
+        choices=STATUS_CHOICES, required=False, widget=QuickSelect
+    )
     account = forms.ModelChoiceField(
         queryset=Account.objects.none(),
         required=False,

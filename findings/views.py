@@ -464,8 +464,8 @@ def control_detail(request: HttpRequest, control_id: str) -> HttpResponse:
         trend = _trend_context(history.trend, days, "Control pass rate per scan day")
         if target == "trend":
             return _respond(request, "findings/_trend.html", trend)
-    # The account select lists every account: only what its options show.
-    form = FindingFilterForm(request.GET, accounts=accounts.only("name", "account_id"))
+    # The account select's options are the rows the figures' cache key read.
+    form = FindingFilterForm(request.GET, accounts=accounts)
     findings = (
         Finding.objects.for_user(request.user).live().filter(control_id=control.id)
     )

@@ -498,3 +498,41 @@ def test_a_region_found_after_the_choices_were_cached_can_be_chosen(alice, world
     response = alice.get(reverse("findings:explorer") + "?region=ap-south-1")
     assert "Some filters were ignored" not in response.content.decode()
     assert names(alice, "?region=ap-south-1") == [f"new-region:{CTL_S3}"]
+
+
+@pytest.mark.parametrize("query", ["", "status=FAIL&status=suppressed", "status=<b>"])
+def test_the_status_boxes_are_drawn_as_django_draws_them(query):
+    """The filter bar's checkboxes (``QuickCheckboxes``, drawn in Python)
+    are Django's own: checked, invalid and all."""
+    from django import forms
+    from django.http import QueryDict
+
+    from findings.explorer import STATUS_CHOICES, QuickCheckboxes
+
+    class Both(forms.Form):
+        status = forms.MultipleChoiceField(
+            choices=STATUS_CHOICES, required=False, widget=QuickCheckboxes
+        )
+        django = forms.MultipleChoiceField(
+            choices=STATUS_CHOICES,
+            required=False,
+            widget=forms.CheckboxSelectMultiple,
+        )
+
+    form = Both(QueryDict(f"{query}&{query.replace('status', 'django')}"))
+    form.is_valid()
+
+    def boxes(name: str) -> list[tuple[str, str, str]]:
+        return [
+            (
+                box.tag().replace(name, "x"),
+                box.id_for_label.replace(name, "x"),
+                box.choice_label,
+            )
+            for box in form[name]
+        ]
+
+    assert boxes("status") == boxes("django")
+    assert str(form["status"]).replace("status", "x") == str(form["django"]).replace(
+        "django", "x"
+    )

@@ -470,3 +470,24 @@ def test_heat_class_and_points():
         "±0 pts",
         "",
     )
+
+
+def test_the_control_page_reads_the_accounts_in_scope_once(client, db):
+    """The figures' cache key, their scans and the account select share one
+    read of the user's accounts (a thousand rows for some users)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    fleet = build_fleet(accounts=4, days=2)
+    for account in fleet.accounts:
+        make_finding(make_resource(account), CTL_S3, "FAIL")
+    client.force_login(fleet.lead)
+    url = reverse("findings:control", args=[CTL_S3])
+    client.get(url)  # the figures computed and cached
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url)
+    assert response.status_code == 200
+    reads = [q for q in captured if q["sql"].startswith('SELECT "accounts_account".')]
+    assert len(reads) == 1, [q["sql"] for q in reads]
+    for account in fleet.accounts:
+        assert f'<option value="{account.pk}">' in response.text
