@@ -257,7 +257,8 @@ def _load_resources(accounts: dict[int, _Account]) -> set[int]:
 def _loads(text: str):
     """A stored JSON document parsed: by orjson, twice as fast as ``json``
     on configurations; by ``json`` for what orjson refuses and PostgreSQL
-    stores (numbers beyond a double, such as 1e400)."""
+    stores (numbers beyond a double, such as 1e400). orjson reads integers
+    beyond 64 bits as floats; no AWS API returns one."""
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
