@@ -138,10 +138,6 @@ def _severity_rank() -> Case:
     )
 
 
-#: What the explorer reads of each account in scope (``AccountQuerySet.listed``).
-ScopeAccount = AccountRow
-
-
 class PlainChoices(BaseChoiceIterator):
     """(value, label) pairs a field takes as they are: Django normalises a list
     of choices pair by pair on every assignment (≈ 7 µs each), and a user may
@@ -203,6 +199,8 @@ class QuickCheckboxes(forms.CheckboxSelectMultiple):
         widget = context["widget"]
         if template_name != self.option_template_name or widget.get("wrap_label"):
             return super()._render(template_name, context, renderer)
+        # Attributes in the dict's order, booleans bare, as Django's
+        # attrs.html (``flatatt`` sorts them, booleans last).
         html = [
             f'<input type="{html_escape(widget["type"])}"'
             f' name="{html_escape(widget["name"])}"'
@@ -265,7 +263,7 @@ class ExplorerForm(forms.Form):
         # In the explorer's account order: ``_cells`` walks them in it. Plain
         # values, not model instances: a user may see a thousand accounts.
         self._scope = accounts
-        self.accounts: dict[int, ScopeAccount] = {
+        self.accounts: dict[int, AccountRow] = {
             row.pk: row for row in accounts.listed()
         }
         f = self.fields
@@ -790,7 +788,7 @@ def _walk_statement(
     """The SQL (and its parameters) of the ids of rows ``offset`` … ``offset +
     limit`` of the cells it is given, in order; compiled once for every try.
 
-    Each cell's rows come from the (account, status, control) index, in the rest
+    Each cell's rows come from the (account, status) index, in the rest
     of the default order, at most ``offset + limit`` of them (a LATERAL join);
     a cell of rank 0 holds the controls missing from the catalog.
     """
