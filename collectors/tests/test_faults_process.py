@@ -252,6 +252,12 @@ class PrivateRedis:
         except OSError:
             return False
 
+    def unacknowledged(self, prefix: str) -> int:
+        """Messages taken by a worker and not acknowledged yet."""
+        import redis
+
+        return redis.Redis.from_url(self.url).hlen(f"{prefix}unacked")
+
     def stop(self) -> None:
         """SIGTERM: what a service manager's restart sends."""
         if self.process and self.process.poll() is None:
@@ -304,6 +310,46 @@ def test_redis_restarted_mid_scan_the_scan_still_completes(
     assert not scan.units.exclude(status=ScanUnit.Status.OK).exists()
     assert "Connection to broker lost" in worker.log_text()
     assert_collected_once(scan)
+    # The tasks that were running acknowledged over the new connection:
+    # nothing comes back as a duplicate when the visibility timeout ends.
+    assert private_redis.unacknowledged(worker.prefix) == 0, worker.log_text()[-3000:]
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_a_start_counting_down_when_redis_restarted_is_not_left_for_an_hour(
+    sim, start_worker, private_redis, monkeypatch
+):
+    """A message the worker took but had not started (here a scan's start,
+    counting down) is one Celery forgets when the connection drops, and Redis
+    gives back only after the visibility timeout, an hour. The worker puts it
+    back when it reconnects, and the scan runs at the time it was due."""
+    from collectors import tasks
+
+    def start_in_8_seconds(scan_id: int, background: bool) -> None:
+        tasks.start_scan.apply_async((scan_id,), countdown=8)
+
+    monkeypatch.setattr(pipeline, "_enqueue_start", start_in_8_seconds)
+    organization = sim.register(services=("iam",))
+    worker = start_worker(private_redis.url)
+    with use_broker(worker):
+        scan = pipeline.plan_scan(organization)
+        wait_until(
+            lambda: "collectors.start_scan" in worker.log_text(),
+            30,
+            "the worker to take the start",
+        )
+        private_redis.stop()
+        time.sleep(1)
+        private_redis.start()
+        scan = pipeline.wait_for_scan(scan, timeout=90, poll=0.5)
+
+    assert scan.status == Scan.Status.FINISHED, (
+        scan.status,
+        worker.log_text()[-3000:],
+    )
+    assert "1 messages not started put back" in worker.log_text()
+    assert private_redis.unacknowledged(worker.prefix) == 0
 
 
 # -- (8) Postgres connections dropped in the middle of a scan -----------------------
