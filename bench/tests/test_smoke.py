@@ -18,6 +18,7 @@ pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 FIGURES = ("1 collection", "2 unchanged rescan", "3 ingest", "4 evaluation")
+FIGURES += ("4 evaluation, reads held in memory",)
 FIGURES += ("5 page: overview", "5 page: explorer", "6 export", "7 worker memory")
 
 
