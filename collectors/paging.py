@@ -64,14 +64,16 @@ def walk_ids(
 def array_literal(values: Iterable) -> str:
     """``values`` as one PostgreSQL array literal, for a ``%s::type[]``
     parameter: the driver adapts a list element by element, a microsecond or
-    more each, and a walk's cells can number thousands."""
-    quoted = (
-        str(v)
+    more each, and a walk's cells can number thousands. Each distinct value
+    is quoted once: a walk's statuses repeat for every account."""
+    values = list(values)
+    quoted = {
+        v: str(v)
         if isinstance(v, int)
         else '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
-        for v in values
-    )
-    return "{" + ",".join(quoted) + "}"
+        for v in set(values)
+    }
+    return "{" + ",".join(map(quoted.__getitem__, values)) + "}"
 
 
 def in_order(ids: list[int], rows: Iterable[Any]) -> list[Any]:

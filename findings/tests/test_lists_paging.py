@@ -235,3 +235,15 @@ def test_array_literals_hold_any_value():
             [paging.array_literal(values), paging.array_literal([3, 1, 2])],
         )
         assert cursor.fetchone() == (values, [3, 1, 2])
+
+
+def test_array_literals_quote_repeated_values_alike():
+    """Each distinct value is quoted once and repeated in its places."""
+    values = ["FAIL", 'say "no"', "FAIL", "back\\slash", 'say "no"', "ERROR"]
+    ids = [7, 7, 3, 7]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT %s::varchar[], %s::bigint[]",
+            [paging.array_literal(values), paging.array_literal(iter(ids))],
+        )
+        assert cursor.fetchone() == (values, ids)
