@@ -152,6 +152,66 @@ def test_sparkline_labels_every_scan_and_breaks_at_gaps():
     assert '<circle class="chart-dot chart-dot-last" cx="77.0" cy="6.2"' in html
 
 
+# templates/findings/_line_chart.html before the trend was drawn in Python.
+LINE_CHART_TEMPLATE = """{% if empty %}
+  <p class="chart-empty muted">The trend appears after the first finished scan.</p>
+{% else %}
+{# Screen readers get the span of the trend in words; each dot has its own tooltip. #}
+{% with first=dots.0 %}
+<svg class="chart" viewBox="0 0 {{ width }} {{ height }}" role="img" aria-label="{{ label }}: {% if single %}{{ first.label }}{% else %}{{ first.label }} to {{ last.label }}, {{ dots|length }} points{% endif %}">
+  <title>{{ label }}</title>
+  {% for g in grid %}
+    <line class="chart-grid" x1="{{ left }}" x2="{{ right }}" y1="{{ g.y }}" y2="{{ g.y }}"></line>
+    <text class="chart-axis" x="{{ left }}" y="{{ g.y }}" dx="-6" dy="4" text-anchor="end">{{ g.label }}</text>
+  {% endfor %}
+  {% for points in areas %}<polygon class="chart-area" points="{{ points }}"></polygon>{% endfor %}
+  {% for points in lines %}<polyline class="chart-line" points="{{ points }}"></polyline>{% endfor %}
+  {% for dot in dots %}
+    <circle class="chart-dot{% if forloop.last %} chart-dot-last{% endif %}" cx="{{ dot.x }}" cy="{{ dot.y }}" r="{% if forloop.last or single %}4.5{% else %}3{% endif %}"><title>{{ dot.label }}</title></circle>
+  {% endfor %}
+  {% if last %}<text class="chart-value" x="{{ last.x }}" y="{{ last.y }}" dx="8" dy="4">{{ last_value }}</text>{% endif %}
+  {% for tick in x_labels %}
+    <text class="chart-axis" x="{{ tick.x }}" y="{{ x_label_y }}" text-anchor="{% if forloop.first and not forloop.last %}start{% elif forloop.last and not forloop.first %}end{% else %}middle{% endif %}">{{ tick.text }}</text>
+  {% endfor %}
+</svg>
+{% endwith %}
+{% endif %}
+"""  # noqa: E501
+
+
+def _tags_only(html: str) -> str:
+    """The markup without the whitespace between tags, which SVG ignores."""
+    return re.sub(r">\s+<", "><", html).strip()
+
+
+@pytest.mark.parametrize(
+    "rates",
+    [
+        [],
+        [None],
+        [0.3],
+        [0.5, None, 0.75],
+        [None, 0.2, 0.4, None, 1.0, 0.999, 0.0],
+    ],
+)
+@pytest.mark.parametrize("hours_apart", [5, 30])
+def test_the_trend_draws_what_its_template_drew(rates, hours_apart):
+    from findings.templatetags.parapet import _line_chart_parts
+
+    start = datetime(2025, 3, 1, 6, tzinfo=UTC)
+    points = [
+        mock.Mock(at=start + timedelta(hours=hours_apart * n), rate=rate)
+        for n, rate in enumerate(rates)
+    ]
+    label = 'Pass rate of <b>"A & B"</b>'
+    expected = Template(LINE_CHART_TEMPLATE).render(
+        Context(_line_chart_parts(points, label))
+    )
+    html = render("{% line_chart points label %}", points=points, label=label)
+    assert _tags_only(html) == _tags_only(expected)
+    assert "<b>" not in html
+
+
 def test_sparkline_without_any_value_draws_nothing():
     assert render("{% sparkline values %}", values=[None, None]) == ""
     assert render("{% sparkline values %}", values=[]) == ""
