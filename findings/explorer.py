@@ -39,6 +39,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber
 from django.forms.utils import flatatt
 from django.http import QueryDict
+from django.utils import timezone
 from django.utils.choices import BaseChoiceIterator
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
@@ -51,7 +52,7 @@ from findings import sections
 from findings.controls import REGISTRY
 from findings.controls.base import Severity
 from findings.models import Finding
-from findings.suppressions import SUPPRESSIBLE, covered
+from findings.suppressions import SUPPRESSIBLE, InForce, covered
 from findings.templatetags.parapet import (
     row_url,
     since,
@@ -370,11 +371,18 @@ def explore(
 
 
 def narrowed(
-    findings: QuerySet, form: ExplorerForm, now: datetime | None = None
+    findings: QuerySet,
+    form: ExplorerForm,
+    now: datetime | None = None,
+    in_force: InForce | None = None,
 ) -> QuerySet:
-    """``explore`` without the order: the rows, each annotated ``excepted``."""
+    """``explore`` without the order: the rows, each annotated ``excepted``
+    (by ``in_force``, the exceptions in force over the form's accounts, when
+    given: literal values rather than a subquery per finding)."""
     data = form.filters
-    findings = findings.annotate(excepted=covered(now))
+    findings = findings.annotate(
+        excepted=covered(now) if in_force is None else in_force.covered()
+    )
     if data.get("status"):
         findings = findings.filter(_status_q(data["status"]))
     if data.get("severity"):
@@ -678,15 +686,16 @@ def page_of(
     Past ``COUNT_CAP`` rows the default order (worst first) is read cell by
     cell (``_walk``), so a page costs the rows of the cells before it, not a
     sort of every finding. Fewer rows, other orders and searches (``_sparse``)
-    sort in SQL; either way
-    the ``excepted`` subquery runs for the page's rows only unless a status
-    filter needs it.
+    sort in SQL. The exceptions in force over the form's accounts are read
+    first (``InForce``, one query) and matched as literal values: a status
+    filter needs them for every finding it passes, and the page's rows too.
     """
-    rows = narrowed(findings, form, now)
+    in_force = InForce.read(form.accounts.values(), now or timezone.now())
+    rows = narrowed(findings, form, now, in_force)
 
     def read(count: int, offset: int, limit: int) -> list:
         if form.sort_key == DEFAULT_SORT and count > COUNT_CAP and not _sparse(form):
-            return _walk(rows, form, offset, limit, now)
+            return _walk(rows, form, offset, limit, in_force)
         ordered = (
             rows.annotate(severity_rank=_severity_rank())
             .order_by(*ordering(form.sort_key))
@@ -765,7 +774,7 @@ def _walk(
     form: ExplorerForm,
     offset: int,
     limit: int,
-    now: datetime | None,
+    in_force: InForce,
 ) -> list:
     """Rows ``offset`` … ``offset + limit`` of the default order, read from the
     first cells only (eight times more on each retry until the page is full)."""
@@ -776,10 +785,13 @@ def _walk(
     # rather than sorted again in SQL by the severity of every control. They
     # are read by id alone: the walk applied the scope and the filters, and
     # repeated here they led the planner to probe every account in scope.
-    found = (
-        Finding.objects.filter(pk__in=ids).annotate(excepted=covered(now)).for_rows()
-    )
-    return paging.in_order(ids, found)
+    found = Finding.objects.filter(pk__in=ids).for_rows()
+    if not in_force.complete:
+        return paging.in_order(ids, found.annotate(excepted=in_force.covered()))
+    found = paging.in_order(ids, found)
+    for finding in found:
+        finding.excepted = in_force.covers(finding)
+    return found
 
 
 def _walk_statement(

@@ -17,17 +17,22 @@ rollups (``recount_current``) so the dashboard shows the change at once. Past
 scans' rollups are history and are never rewritten.
 """
 
+import functools
+import operator
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import (
+    BooleanField,
     Case,
     CharField,
     Exists,
     F,
+    Func,
     OuterRef,
     Q,
     QuerySet,
@@ -39,6 +44,7 @@ from django.utils import timezone
 
 from accounts import audit
 from accounts.models import Account, Membership, Organization, Team
+from collectors import paging
 from collectors.models import Resource, ScanUnit
 from findings.controls import REGISTRY
 from findings.models import (
@@ -99,6 +105,159 @@ def excepted_until(now: datetime | None = None, prefix: str = "") -> Subquery:
     return Subquery(
         _covering(now, prefix).order_by("-expires_at").values("expires_at")[:1]
     )
+
+
+#: Past this many exceptions in force over a scope, ``InForce`` holds none and
+#: lists use the subqueries again: reading them all on every page, and sending
+#: them with every statement, would cost more than the subqueries save.
+IN_FORCE_LITERALS = 300
+
+
+@dataclass(frozen=True)
+class InForce:
+    """The exceptions in force over a user's accounts, read in one query and
+    matched as literal values, in SQL or in memory: ``covered()`` and
+    ``excepted_until()`` are a subquery per finding (joining its account for
+    the organization-wide exceptions), which a capped count or a walk runs
+    for every finding it passes, and which cost a list more to build and
+    compile than to run; there are usually a few exceptions to match.
+
+    Only for findings of the accounts it was read for: an organization-wide
+    exception is matched through those of its organization's accounts, and
+    an exception's organization is its target's (``create`` sets it so).
+    """
+
+    now: datetime
+    #: control id -> {account id: latest expiry}: account scope, and the
+    #: accounts read for of an organization-wide exception's organization.
+    accounts: dict[str, dict[int, datetime]] = field(default_factory=dict)
+    #: control id -> {resource id: latest expiry}.
+    resources: dict[str, dict[int, datetime]] = field(default_factory=dict)
+    #: Controls covered on every account read for: no account to test.
+    everywhere: frozenset[str] = frozenset()
+    #: False past ``IN_FORCE_LITERALS``: the subqueries are used instead.
+    complete: bool = True
+
+    @classmethod
+    def read(cls, accounts: Iterable, now: datetime) -> "InForce":
+        """The exceptions in force at ``now`` over ``accounts``: rows with
+        ``pk`` and ``organization_id``, as ``AccountQuerySet.listed`` gives."""
+        members: dict[int, set[int]] = defaultdict(set)
+        for account in accounts:
+            members[account.organization_id].add(account.pk)
+        rows = list(
+            Suppression.objects.active(now)
+            .filter(organization_id__in=sorted(members))
+            .order_by()
+            .values_list(
+                "scope",
+                "control_id",
+                "organization_id",
+                "account_id",
+                "resource_id",
+                "expires_at",
+            )[: IN_FORCE_LITERALS + 1]
+        )
+        if len(rows) > IN_FORCE_LITERALS:
+            return cls(now, complete=False)
+        by_account: dict[str, dict[int, datetime]] = defaultdict(dict)
+        by_resource: dict[str, dict[int, datetime]] = defaultdict(dict)
+        organization_wide: dict[str, set[int]] = defaultdict(set)
+
+        def note(found: dict[int, datetime], pk: int, expires_at: datetime) -> None:
+            if pk not in found or found[pk] < expires_at:
+                found[pk] = expires_at
+
+        for (
+            scope,
+            control_id,
+            organization_id,
+            account_id,
+            resource_id,
+            expires_at,
+        ) in rows:
+            if scope == Scope.RESOURCE:
+                note(by_resource[control_id], resource_id, expires_at)
+            elif scope == Scope.ACCOUNT:
+                note(by_account[control_id], account_id, expires_at)
+            else:
+                organization_wide[control_id].add(organization_id)
+                for pk in members[organization_id]:
+                    note(by_account[control_id], pk, expires_at)
+        everywhere = {
+            control_id
+            for control_id, organizations in organization_wide.items()
+            if organizations >= members.keys()
+        }
+        return cls(now, dict(by_account), dict(by_resource), frozenset(everywhere))
+
+    def __bool__(self) -> bool:
+        """Whether an exception may cover a finding (always when not complete)."""
+        return not self.complete or bool(self.accounts or self.resources)
+
+    def until(self, finding) -> datetime | None:
+        """``excepted_until()`` of one finding already read (its ``control_id``,
+        ``account_id`` and ``resource_id``); only when ``complete``."""
+        latest = None
+        for by_control, pk in (
+            (self.accounts, finding.account_id),
+            (self.resources, finding.resource_id),
+        ):
+            expires_at = by_control.get(finding.control_id, {}).get(pk)
+            if expires_at is not None and (latest is None or expires_at > latest):
+                latest = expires_at
+        return latest
+
+    def covers(self, finding) -> bool:
+        """``covered()`` of one finding already read; only when ``complete``."""
+        return self.until(finding) is not None
+
+    def covered(self) -> Exists | Q | Value:
+        """``covered(now)`` for a queryset of findings, from the literal
+        values (``covered`` itself when not ``complete``): a statement the
+        same length however many exceptions, each list a hashed lookup."""
+        if not self.complete:
+            return covered(self.now)
+        if not self:
+            return Value(False, output_field=BooleanField())
+        parts = []
+        if self.everywhere:
+            parts.append(Q(control_id__in=sorted(self.everywhere)))
+        for column, covered_ids in (
+            ("account_id", self.accounts),
+            ("resource_id", self.resources),
+        ):
+            pairs = [
+                (control_id, pk)
+                for control_id, ids in sorted(covered_ids.items())
+                if control_id not in self.everywhere
+                for pk in sorted(ids)
+            ]
+            if pairs:
+                parts.append(Q(_AmongPairs(column, pairs)))
+        return functools.reduce(operator.or_, parts)
+
+
+class _AmongPairs(Func):
+    """A finding's (control id, ``column``) among literal ``pairs``: two
+    array parameters, however many pairs, that PostgreSQL hashes once."""
+
+    output_field = BooleanField()
+
+    def __init__(self, column: str, pairs: list[tuple[str, int]]) -> None:
+        super().__init__(F("control_id"), F(column))
+        self.pairs = pairs
+
+    def as_sql(self, compiler, connection, **extra) -> tuple[str, list]:
+        sql, params = super().as_sql(
+            compiler, connection, template="(%(expressions)s)", **extra
+        )
+        controls, ids = zip(*self.pairs, strict=True)
+        # Only placeholders and Django's own compiled columns are joined in.
+        return (
+            f"{sql} IN (SELECT * FROM unnest(%s::varchar[], %s::bigint[]))",  # noqa: S608
+            [*params, paging.array_literal(controls), paging.array_literal(ids)],
+        )
 
 
 def findings_in_scope(suppression: Suppression) -> QuerySet:

@@ -24,6 +24,7 @@ from findings.engine import evaluate_scan
 from findings.models import (
     ControlRollup,
     DigestSubscription,
+    Finding,
     Suppression,
     SuppressionEvent,
 )
@@ -32,6 +33,7 @@ from findings.tests.factories import (
     S3_CLOSED,
     S3_OPEN,
     make_account,
+    make_finding,
     make_org,
     make_resource,
     make_scan,
@@ -231,6 +233,107 @@ def test_changes_are_logged_field_by_field(scene):
     assert changed == {"approver": ["CISO", "CTO"]}
     assert suppressions.change(exception, actor=scene.carol, approver="CTO") == {}
     assert exception.events.filter(action="changed").count() == 1
+
+
+# -- Matching many findings at once ------------------------------------------------
+
+
+def _both_ways(accounts, now) -> list[tuple]:
+    """Per finding of ``accounts``: (covered, excepted until) as the subqueries
+    answer; covered as ``InForce``'s literal values answer in SQL; and both as
+    they answer in memory (None when there are too many to hold)."""
+    in_force = suppressions.InForce.read(accounts.listed(), now)
+    rows = Finding.objects.filter(account__in=accounts).annotate(
+        by_subquery=suppressions.covered(now),
+        until=suppressions.excepted_until(now),
+        by_literals=in_force.covered(),
+    )
+    return [
+        (
+            (f.by_subquery, f.until),
+            f.by_literals,
+            (in_force.covers(f), in_force.until(f)) if in_force.complete else None,
+        )
+        for f in rows.order_by("pk")
+    ]
+
+
+@pytest.fixture
+def spread(scene):
+    """The scene, a second organization with a failing bucket, and exceptions
+    of every scope: in force, revoked and expired."""
+    s = scene
+    s.other_org = make_org("Other")
+    s.other = make_account(s.other_org, "other-prod")
+    s.other_bucket = make_resource(s.other, name="other-open")
+    make_finding(s.other_bucket, CTL_S3, "FAIL")
+    new(s.root, scope=Scope.RESOURCE, resource=s.open_a, days=10)
+    new(s.root, scope=Scope.ACCOUNT, account=s.data, days=20)
+    new(s.root, scope=Scope.CONTROL, organization=s.org, days=5)
+    revoked = new(s.root, scope=Scope.RESOURCE, resource=s.other_bucket, days=9)
+    suppressions.revoke(revoked, actor=s.root)
+    expired = new(s.root, scope=Scope.ACCOUNT, account=s.other, days=9)
+    Suppression.objects.filter(pk=expired.pk).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    return s
+
+
+def test_exceptions_in_force_match_as_literals_as_the_subqueries_do(spread):
+    now = timezone.now()
+    for user in (spread.root, spread.alice, spread.bob):
+        rows = _both_ways(Account.objects.for_user(user), now)
+        assert rows, user
+        for by_subquery, by_literals, in_memory in rows:
+            assert by_literals == by_subquery[0]
+            assert in_memory == by_subquery
+    root = _both_ways(Account.objects.for_user(spread.root), now)
+    # Every finding of Acme's buckets is covered (by the organization-wide
+    # exception at least); the other organization's is not.
+    covered = [c for (c, _), _, _ in root]
+    assert any(covered) and not all(covered)
+
+
+def test_an_organization_wide_exception_needs_no_account_test_in_its_own_scope(
+    spread,
+):
+    now = timezone.now()
+    alone = suppressions.InForce.read(
+        Account.objects.for_user(spread.alice).listed(), now
+    )
+    both = suppressions.InForce.read(
+        Account.objects.for_user(spread.root).listed(), now
+    )
+    # Alice sees Acme's accounts only: the control is covered on all of them.
+    assert alone.everywhere == {CTL_S3}
+    # Root also sees Other's: Acme's accounts are named.
+    assert both.everywhere == frozenset()
+    assert set(both.accounts[CTL_S3]) == {spread.payments.pk, spread.data.pk}
+
+
+def test_past_the_limit_the_subqueries_are_used(spread, monkeypatch):
+    monkeypatch.setattr(suppressions, "IN_FORCE_LITERALS", 2)
+    now = timezone.now()
+    accounts = Account.objects.for_user(spread.root)
+    assert not suppressions.InForce.read(accounts.listed(), now).complete
+    rows = _both_ways(accounts, now)
+    assert any(covered for (covered, _), _, _ in rows)
+    for by_subquery, by_literals, in_memory in rows:
+        assert by_literals == by_subquery[0]
+        assert in_memory is None
+
+
+def test_without_exceptions_nothing_is_covered(scene):
+    now = timezone.now()
+    accounts = Account.objects.for_user(scene.root)
+    in_force = suppressions.InForce.read(accounts.listed(), now)
+    assert not in_force
+    findings = Finding.objects.filter(account__in=accounts)
+    assert (
+        findings.annotate(excepted=in_force.covered()).filter(excepted=False).count()
+        == findings.count()
+        > 0
+    )
 
 
 # -- Pages -------------------------------------------------------------------------

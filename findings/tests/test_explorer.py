@@ -491,6 +491,50 @@ def test_past_the_cap_an_excepted_finding_leaves_failing(alice, crowd, monkeypat
     assert ">Excepted</span>" in html.decode()
 
 
+def test_the_exceptions_are_read_once_not_asked_of_every_finding(
+    alice, crowd, monkeypatch
+):
+    """The capped count and the walk of the failing list match the exceptions
+    in force as values read beforehand, not by a subquery per finding."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from findings import explorer
+
+    monkeypatch.setattr(explorer, "COUNT_CAP", 3)
+    _except(crowd, crowd.web_imds, scope="resource", resource=crowd.web)
+    _except(crowd, crowd.failing, scope="account")
+    for query in ("?status=FAIL&page_size=200", "?status=suppressed", ""):
+        with CaptureQueriesContext(connection) as captured:
+            shown = names(alice, query)
+        assert shown
+        reading = [q["sql"] for q in captured if "findings_suppression" in q["sql"]]
+        assert len(reading) == 1, query
+        assert reading[0].startswith('SELECT "findings_suppression"')
+    assert IMDS not in names(alice, "?status=FAIL") and BUCKET not in names(
+        alice, "?status=FAIL"
+    )
+    assert {IMDS, BUCKET} <= set(names(alice, "?status=suppressed"))
+
+
+def test_past_the_literals_limit_the_subquery_gives_the_same_pages(
+    alice, crowd, monkeypatch
+):
+    from findings import explorer, suppressions
+
+    monkeypatch.setattr(explorer, "COUNT_CAP", 3)
+    _except(crowd, crowd.web_imds, scope="resource", resource=crowd.web)
+    _except(crowd, crowd.failing, scope="account")
+    queries = ("?status=FAIL", "?status=suppressed", "?status=ERROR", "?sort=status")
+    literal = [names(alice, q + "&page_size=200") for q in queries]
+    page = alice.get(reverse("findings:explorer") + "?region=eu-west-1")
+    badges = page.content.decode().count(">Excepted</span>")
+    monkeypatch.setattr(suppressions, "IN_FORCE_LITERALS", 1)
+    assert [names(alice, q + "&page_size=200") for q in queries] == literal
+    page = alice.get(reverse("findings:explorer") + "?region=eu-west-1")
+    assert page.content.decode().count(">Excepted</span>") == badges > 0
+
+
 def test_a_region_found_after_the_choices_were_cached_can_be_chosen(alice, world):
     assert "ap-south-1" not in alice.get(reverse("findings:explorer")).content.decode()
     resource = make_resource(world.payments, name="new-region", region="ap-south-1")
