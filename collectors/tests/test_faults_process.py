@@ -334,8 +334,10 @@ def test_a_start_counting_down_when_redis_restarted_is_not_left_for_an_hour(
     worker = start_worker(private_redis.url)
     with use_broker(worker):
         scan = pipeline.plan_scan(organization)
+        # "Task collectors.start_scan[<id>] received" (the banner lists the
+        # task's name alone).
         wait_until(
-            lambda: "collectors.start_scan" in worker.log_text(),
+            lambda: "collectors.start_scan[" in worker.log_text(),
             30,
             "the worker to take the start",
         )
