@@ -38,11 +38,7 @@ def run(scan: Scan, repeats: int) -> list[Row]:
     if not calls:
         return [Row("4 evaluation", "not run: the scan evaluated nothing")]
 
-    engine_rates = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        evaluated = engine.evaluate_scan(scan)["evaluated"]
-        engine_rates.append(evaluated / (time.perf_counter() - started))
+    engine_rates = _engine_rates(scan, repeats)
     contexts = {id(ctx): ctx for _control, _view, ctx in calls}.values()
     bare_rates = []
     for _ in range(repeats):
@@ -91,11 +87,16 @@ def _rates_with_reads_held(scan: Scan, repeats: int) -> list[float]:
     engine._fetch = from_memory
     try:
         engine.evaluate_scan(scan)  # fills ``held``
-        rates = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            evaluated = engine.evaluate_scan(scan)["evaluated"]
-            rates.append(evaluated / (time.perf_counter() - started))
-        return rates
+        return _engine_rates(scan, repeats)
     finally:
         engine._fetch = fetch
+
+
+def _engine_rates(scan: Scan, repeats: int) -> list[float]:
+    """Evaluations per second of ``repeats`` re-evaluations of ``scan``."""
+    rates = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        evaluated = engine.evaluate_scan(scan)["evaluated"]
+        rates.append(evaluated / (time.perf_counter() - started))
+    return rates
